@@ -1,0 +1,161 @@
+"""Self-checks for exercises: ``check_xxx(answer)`` returns a friendly ✓ or ✗ with a hint.
+
+Every check returns a :class:`CheckResult`; it is truthy when the answer is right and shows its
+message when it is the last value in a notebook cell. Checks never raise on a wrong answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from lessons_src.data import CLASS_NAMES
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one self-check."""
+
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return self.message
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    """``value`` as a float array, or None if it is not numeric."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return array
+
+
+def check_answer(answer: Any, expected: Any, *, what: str, hint: str, rtol: float = 1e-4,
+                 atol: float = 1e-6) -> CheckResult:
+    """Compare ``answer`` with ``expected`` (numbers, sequences, tensors or strings)."""
+    if answer is None or answer is Ellipsis:
+        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your answer. Hint: {hint}")
+    if isinstance(expected, str):
+        passed = isinstance(answer, str) and answer.strip().lower() == expected.lower()
+    else:
+        got, want = _as_array(answer), _as_array(expected)
+        passed = (
+            got is not None
+            and got.shape == want.shape
+            and bool(np.all(np.isfinite(got)))
+            and bool(np.allclose(got, want, rtol=rtol, atol=atol))
+        )
+    if passed:
+        return CheckResult(True, f"✓ {what}: correct.")
+    return CheckResult(False, f"✗ {what}: not yet (you gave {answer!r}). Hint: {hint}")
+
+
+def check_pixels_per_image(answer: Any) -> CheckResult:
+    """How many numbers describe one FashionMNIST image?"""
+    return check_answer(answer, 28 * 28, what="pixels per image",
+                        hint="an image tensor has shape (1, 28, 28); multiply the sizes.")
+
+
+def check_label_of(class_name: str, answer: Any) -> CheckResult:
+    """Which integer label does ``class_name`` have in FashionMNIST?"""
+    if class_name not in CLASS_NAMES:
+        raise ValueError(f"class_name must be one of {CLASS_NAMES}, got {class_name!r}")
+    return check_answer(answer, CLASS_NAMES.index(class_name), what=f"label of {class_name!r}",
+                        hint="labels are positions in train_set.classes, counting from 0.")
+
+
+
+def _gradient_cases(seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
+    """Seeded float64 cases (X (m, n), y (m, 1), w01 (n, h), w12 (h, 1)) of two different sizes."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for m, n, h in ((7, 3, 4), (12, 5, 2)):
+        X = torch.randn(m, n, generator=generator, dtype=torch.float64)
+        y = torch.randint(0, 2, (m, 1), generator=generator).double()
+        w01 = torch.randn(n, h, generator=generator, dtype=torch.float64)
+        w12 = torch.randn(h, 1, generator=generator, dtype=torch.float64)
+        cases.append((X, y, w01, w12))
+    return cases
+
+
+def _autograd(loss_of_w, w: torch.Tensor) -> torch.Tensor:
+    """∂loss/∂w by autograd, for a function ``loss_of_w`` of one weight tensor."""
+    w = w.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss_of_w(w), w)
+    return grad
+
+
+def _check_gradient_function(fn: Any, *, what: str, hint: str, args_of, reference) -> CheckResult:
+    """Call the learner's ``fn(*args_of(case))`` on every seeded case and compare with ``reference``."""
+    if fn is None or fn is Ellipsis:
+        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your function. Hint: {hint}")
+    if not callable(fn):
+        return CheckResult(False, f"✗ {what}: expected a function, got {type(fn).__name__}. Hint: {hint}")
+    for case in _gradient_cases():
+        args = args_of(*case)
+        want = reference(*args)
+        try:
+            got = fn(*(arg.clone() for arg in args))
+        except Exception as error:  # learner code may fail in any way; report it as a ✗, never crash
+            return CheckResult(False, f"✗ {what}: your function raised {type(error).__name__}: {error}. "
+                                      f"Hint: {hint}")
+        if got is None or got is Ellipsis:
+            return CheckResult(False, f"✗ {what}: your function returned {got!r}; it should return a "
+                                      f"tensor of shape {tuple(want.shape)}. Hint: {hint}")
+        got_array = _as_array(got)
+        if got_array is None or got_array.shape != tuple(want.shape):
+            shape = None if got_array is None else got_array.shape
+            return CheckResult(False, f"✗ {what}: expected shape {tuple(want.shape)}, got {shape}. "
+                                      f"Hint: {hint}")
+        if not check_answer(got, want, what=what, hint=hint):
+            largest = float(np.nanmax(np.abs(got_array - want.numpy())))
+            return CheckResult(False, f"✗ {what}: shape is right but values differ from autograd "
+                                      f"(largest difference {largest:.3g}). Hint: {hint}")
+    return CheckResult(True, f"✓ {what}: matches autograd on every test case.")
+
+
+def check_mse_gradient(fn: Any) -> CheckResult:
+    """Is ``fn(X, y, w)`` the gradient ∂L/∂w of L = mean((Xw − y)²) for X (m, n), y (m, 1), w (n, 1)?"""
+    def reference(X, y, w):
+        return _autograd(lambda v: ((X @ v - y) ** 2).mean(), w)
+    return _check_gradient_function(
+        fn, what="gradient of the MSE", args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]),
+        reference=reference,
+        hint="L is a mean over m samples of squared errors; the chain rule gives 2/m · Xᵀ(Xw − y).",
+    )
+
+
+def check_mean_bce_gradient(fn: Any) -> CheckResult:
+    """Is ``fn(X, y, w)`` ∂L/∂w of logistic regression with BCE AVERAGED over the m samples?"""
+    def reference(X, y, w):
+        return _autograd(lambda v: torch.nn.functional.binary_cross_entropy(
+            torch.sigmoid(X @ v), y), w)
+    return _check_gradient_function(
+        fn, what="gradient of the mean BCE", args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]),
+        reference=reference,
+        hint="start from the summed version Xᵀ(σ − y); what does dividing the loss by m do to it?",
+    )
+
+
+def check_tanh_hidden_gradient(fn: Any) -> CheckResult:
+    """Is ``fn(X, y, w01, w12)`` ∂L/∂w01 for a tanh hidden layer, a sigmoid output and the BCE sum?"""
+    def reference(X, y, w01, w12):
+        def loss(v):
+            sigma2 = torch.sigmoid(torch.tanh(X @ v) @ w12)
+            return torch.nn.functional.binary_cross_entropy(sigma2, y, reduction="sum")
+        return _autograd(loss, w01)
+    return _check_gradient_function(
+        fn, what="gradient of w01 with a tanh hidden layer", args_of=lambda *case: case,
+        reference=reference,
+        hint="only the local derivative of the hidden activation changes: tanh′(z) = 1 − tanh(z)².",
+    )

@@ -1,0 +1,61 @@
+"""Self-checks accept right answers and reject wrong ones; seeding and device picking."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from lessons_src import pick_device, set_seed
+from lessons_src.checks import CheckResult, check_answer, check_label_of, check_pixels_per_image
+
+
+@pytest.mark.parametrize(
+    ("check", "right", "wrong"),
+    [
+        (check_pixels_per_image, 784, 28),
+        (lambda a: check_label_of("Sneaker", a), 7, 6),
+        (lambda a: check_label_of("T-shirt/top", a), 0, 1),
+    ],
+)
+def test_each_check_accepts_right_and_rejects_wrong(check, right, wrong):
+    ok, bad, empty = check(right), check(wrong), check(...)
+    assert isinstance(ok, CheckResult) and ok and repr(ok).startswith("✓")
+    assert not bad and repr(bad).startswith("✗") and "Hint" in repr(bad)
+    assert not empty and "no answer yet" in repr(empty)
+
+
+def test_check_answer_compares_tensors_arrays_and_strings():
+    assert check_answer(torch.tensor([1.0, 2.0]), [1.0, 2.0], what="v", hint="h")
+    assert not check_answer(np.array([1.0, 2.0, 3.0]), [1.0, 2.0], what="v", hint="h")
+    assert not check_answer(float("nan"), 1.0, what="v", hint="h")
+    assert not check_answer("a string", 1.0, what="v", hint="h")
+    assert check_answer(" Adam ", "adam", what="name", hint="h")
+
+
+def test_check_label_of_rejects_unknown_class():
+    with pytest.raises(ValueError, match="class_name must be one of"):
+        check_label_of("Hat", 3)
+
+
+def test_set_seed_makes_every_generator_repeat():
+    set_seed(3)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    set_seed(3)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "0"])
+def test_set_seed_rejects_bad_seeds(seed):
+    with pytest.raises(ValueError, match="seed must be"):
+        set_seed(seed)
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device().type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            pick_device("cuda")
