@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from lessons_src.data import CLASS_NAMES
+from lessons_src.surfaces import get_surface
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,11 @@ def _check_gradient_function(fn: Any, *, what: str, hint: str, args_of, referenc
         except Exception as error:  # learner code may fail in any way; report it as a ✗, never crash
             return CheckResult(False, f"✗ {what}: your function raised {type(error).__name__}: {error}. "
                                       f"Hint: {hint}")
-        if got is None or got is Ellipsis:
-            return CheckResult(False, f"✗ {what}: your function returned {got!r}; it should return a "
+        if got is Ellipsis:
+            return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` in your function's "
+                                      f"return line. Hint: {hint}")
+        if got is None:
+            return CheckResult(False, f"✗ {what}: your function returned None; it should return a "
                                       f"tensor of shape {tuple(want.shape)}. Hint: {hint}")
         got_array = _as_array(got)
         if got_array is None or got_array.shape != tuple(want.shape):
@@ -131,7 +135,7 @@ def check_mse_gradient(fn: Any) -> CheckResult:
     return _check_gradient_function(
         fn, what="gradient of the MSE", args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]),
         reference=reference,
-        hint="L is a mean over m samples of squared errors; the chain rule gives 2/m · Xᵀ(Xw − y).",
+        hint="the square contributes 2·(Xw − y), the inner Xw − y contributes Xᵀ; keep the 1/m.",
     )
 
 
@@ -159,3 +163,23 @@ def check_tanh_hidden_gradient(fn: Any) -> CheckResult:
         reference=reference,
         hint="only the local derivative of the hidden activation changes: tanh′(z) = 1 − tanh(z)².",
     )
+
+
+# --- lesson 01: gradient descent on the seeds' quadratic ----------------------------------------
+def check_gradient_at_2_minus_1(answer: Any) -> CheckResult:
+    """∇L at w = (2, −1) on the seeds' quadratic L = (2 − w1 − w2)² + (4 − 3·w1 − w2)²."""
+    return check_answer(answer, get_surface("seed_quadratic").grad((2.0, -1.0)), what="∇L(2, −1)",
+                        hint="∂L/∂w1 = −2(2 − w1 − w2) − 6(4 − 3w1 − w2); ∂L/∂w2 has −2 instead of −6.")
+
+
+def check_first_step(answer: Any) -> CheckResult:
+    """The point after one gradient step from (0, 0) with lr = 0.01 on the seeds' quadratic."""
+    expected = -0.01 * get_surface("seed_quadratic").grad((0.0, 0.0))
+    return check_answer(answer, expected, what="first step from (0, 0)",
+                        hint="compute ∇L(0, 0) first, then w − lr·∇L.")
+
+
+def check_max_stable_lr_ravine(answer: Any) -> CheckResult:
+    """The largest learning rate for which gradient descent converges on the ravine."""
+    return check_answer(answer, get_surface("ravine").max_stable_lr(), what="largest stable lr",
+                        rtol=1e-2, hint="take the eigenvalues of the ravine's Hessian; the answer is 2/λmax.")

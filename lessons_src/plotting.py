@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.figure
+import numpy as np
 import torch
+from matplotlib.axes import Axes
 
 
 def plot_image_grid(fig: matplotlib.figure.Figure, images: torch.Tensor,
@@ -30,15 +32,15 @@ FORWARD_COLOR = "tab:blue"
 BACKWARD_COLOR = "tab:red"
 
 
-def _arrow(ax: matplotlib.axes.Axes, start: tuple[float, float], end: tuple[float, float], color: str,
-           linestyle: str = "-") -> None:
+def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float],
+           color: str, linestyle: str = "-") -> None:
     """Draw an arrow between two node centres, stopping short of the node boxes."""
     ax.annotate("", xy=end, xytext=start, arrowprops={
         "arrowstyle": "-|>", "color": color, "lw": 1.6, "linestyle": linestyle,
         "shrinkA": 17, "shrinkB": 17})
 
 
-def plot_computation_graph(ax: matplotlib.axes.Axes) -> matplotlib.axes.Axes:
+def plot_computation_graph(ax: Axes) -> Axes:
     """Draw the 2-layer sigmoid classifier's graph: values flow right (blue), gradients left (red)."""
     chain = {"X": 0, "z1": 2, "s1": 4, "z2": 6, "s2": 8, "L": 10}
     labels = {"X": "$X$", "z1": "$z^{(1)}$", "s1": r"$\sigma^{(1)}$", "z2": "$z^{(2)}$",
@@ -76,4 +78,62 @@ def plot_computation_graph(ax: matplotlib.axes.Axes) -> matplotlib.axes.Axes:
     ax.set_xlim(-0.8, 10.8)
     ax.set_ylim(-1.6, 2.2)
     ax.set_axis_off()
+    return ax
+
+
+# --- loss surfaces and descent paths --------------------------------------------------------------
+def loss_levels(surface, num_levels: int = 14) -> np.ndarray:
+    """Geometrically spaced contour heights of L − L* over the drawn region (readable on every surface)."""
+    _, _, L = surface.grid()
+    excess = L - surface.min_loss
+    top = float(np.quantile(excess, 0.9))
+    return np.geomspace(max(top * 1e-4, 1e-3), top, num_levels)
+
+
+def plot_contour(ax: Axes, surface, num_levels: int = 14) -> Axes:
+    """Contour lines of the surface, its minima as stars, axes labelled w1, w2."""
+    W1, W2, L = surface.grid()
+    ax.contour(W1, W2, L - surface.min_loss, levels=loss_levels(surface, num_levels),
+               cmap="viridis", linewidths=0.8)
+    minima = np.array(surface.minima)
+    ax.plot(minima[:, 0], minima[:, 1], "*", color="gold", markersize=13, markeredgecolor="black",
+            label="minimum")
+    ax.set(xlim=surface.w1_range, ylim=surface.w2_range, xlabel="w1", ylabel="w2")
+    ax.set_aspect("equal", adjustable="box")
+    return ax
+
+
+def plot_path(ax: Axes, path, label: str | None = None, color: str | None = None) -> Axes:
+    """A descent path: a line through every point, a dot at the start, a cross where it stopped."""
+    (line,) = ax.plot(path.points[:, 0], path.points[:, 1], ".-", color=color, markersize=4,
+                      linewidth=1.2, label=label)
+    ax.plot(*path.points[0], "o", color=line.get_color(), markersize=6)
+    ax.plot(*path.points[-1], "x" if path.diverged else "s", color=line.get_color(), markersize=7)
+    return ax
+
+
+def plot_loss_curve(ax: Axes, path, surface, label: str | None = None,
+                    color: str | None = None) -> Axes:
+    """L(w_t) − L* against step t on a log axis; a diverged run ends with a marker."""
+    excess = np.maximum(path.losses - surface.min_loss, 1e-16)
+    (line,) = ax.semilogy(np.arange(len(excess)), excess, color=color, label=label)
+    if path.diverged:
+        ax.plot(len(excess) - 1, excess[-1], "x", color=line.get_color(), markersize=8)
+    ax.set(xlabel="step", ylabel="L(w) − L(w*)")
+    return ax
+
+
+def surface_heights(surface, L: np.ndarray) -> np.ndarray:
+    """Heights for a 3-D view: L − L*, capped at the 90th percentile so steep walls don't flatten it."""
+    _, _, grid_L = surface.grid()
+    cap = float(np.quantile(grid_L - surface.min_loss, 0.9))
+    return np.minimum(L - surface.min_loss, cap)
+
+
+def plot_surface_3d(ax, surface, n: int = 40) -> Axes:
+    """The loss as a 3-D surface (``ax`` must have projection='3d')."""
+    W1, W2, _ = surface.grid(n)
+    heights = surface_heights(surface, surface.loss_fn(W1, W2))
+    ax.plot_surface(W1, W2, heights, cmap="viridis", alpha=0.75, linewidth=0, antialiased=False)
+    ax.set(xlabel="w1", ylabel="w2", zlabel="L − L*")
     return ax

@@ -59,3 +59,18 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             pick_device("cuda")
+
+
+def test_lesson_01_checks_accept_right_and_reject_wrong():
+    from lessons_src.checks import (
+        check_first_step,
+        check_gradient_at_2_minus_1,
+        check_max_stable_lr_ravine,
+    )
+
+    # by hand: r1 = 2 − 2 + 1 = 1, r2 = 4 − 6 + 1 = −1 → ∇L = (−2 + 6, −2 + 2)
+    assert check_gradient_at_2_minus_1((4.0, 0.0)) and not check_gradient_at_2_minus_1((-4.0, 0.0))
+    # ∇L(0, 0) = (−2·2 − 6·4, −2·2 − 2·4) = (−28, −12) → one step of lr 0.01 lands at (0.28, 0.12)
+    assert check_first_step([0.28, 0.12]) and not check_first_step([-0.28, -0.12])
+    assert check_max_stable_lr_ravine(0.1) and not check_max_stable_lr_ravine(0.2)
+    assert not check_max_stable_lr_ravine(...)

@@ -1,0 +1,108 @@
+"""Every static figure in ``figures/``, built from the course's own functions.
+
+``python -m lessons_src.figures`` (or ``./course figures``) rewrites them all; the output is
+deterministic for a given matplotlib version.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # this module only writes files
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lessons_src.descent import run_descent  # noqa: E402
+from lessons_src.plotting import (  # noqa: E402
+    plot_computation_graph,
+    plot_contour,
+    plot_loss_curve,
+    plot_path,
+    plot_surface_3d,
+)
+from lessons_src.surfaces import get_surface  # noqa: E402
+
+FIGURES_DIR = Path(__file__).resolve().parents[1] / "figures"
+
+# The three step sizes lesson 01 compares on the seeds' quadratic (2/λmax ≈ 0.0858).
+STEP_SIZE_EXAMPLES = {"too small (lr = 0.005)": 0.005, "good (lr = 0.05)": 0.05,
+                      "oscillating (lr = 0.083)": 0.083}
+
+
+def gd_step_sizes() -> Figure:
+    """The seeds' quadratic with gradient-descent paths for three learning rates, and their losses."""
+    surface = get_surface("seed_quadratic")
+    fig, (ax_paths, ax_loss) = plt.subplots(1, 2, figsize=(10, 4.3))
+    plot_contour(ax_paths, surface)
+    for (label, lr), color in zip(STEP_SIZE_EXAMPLES.items(), ("tab:blue", "tab:green", "tab:red"), strict=True):
+        path = run_descent(surface, surface.start, lr, 40)
+        plot_path(ax_paths, path, label=label, color=color)
+        plot_loss_curve(ax_loss, path, surface, label=label, color=color)
+    ax_paths.legend(loc="lower left", fontsize=8)
+    ax_paths.set_title("40 steps of gradient descent from (−8, 9)", fontsize=10)
+    ax_loss.legend(fontsize=8)
+    ax_loss.set_title("loss above the minimum", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def loss_surface_explorer() -> Figure:
+    """A still of the loss-surface explorer: contour with path, loss against step, 3-D view."""
+    surface = get_surface("two_minima")
+    paths = [run_descent(surface, start, surface.lr, surface.num_steps) for start in ((0.5, 1.5), (-0.3, 1.5))]
+    fig = plt.figure(figsize=(13, 4.2))
+    ax_contour, ax_loss = fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2)
+    ax_3d = fig.add_subplot(1, 3, 3, projection="3d")
+    plot_contour(ax_contour, surface)
+    plot_surface_3d(ax_3d, surface)
+    for path, color in zip(paths, ("tab:red", "tab:blue"), strict=True):
+        label = f"start ({path.points[0][0]:g}, {path.points[0][1]:g})"
+        plot_path(ax_contour, path, label=label, color=color)
+        plot_loss_curve(ax_loss, path, surface, label=label, color=color)
+    ax_contour.set_title("Two minima: the start decides the valley", fontsize=10)
+    ax_contour.legend(loc="lower right", fontsize=8)
+    ax_loss.legend(fontsize=8)
+    ax_3d.view_init(35, -60)
+    fig.tight_layout()
+    return fig
+
+
+def computation_graph() -> Figure:
+    """Lesson 02's computation graph: values forward, gradients backward."""
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    plot_computation_graph(ax)
+    return fig
+
+
+FIGURES: dict[str, Callable[[], Figure]] = {
+    "gd_step_sizes.png": gd_step_sizes,
+    "loss_surface_explorer.png": loss_surface_explorer,
+    "computation_graph.png": computation_graph,
+}
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG with no timestamp or version in its metadata, so reruns are identical."""
+    fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def main(names: list[str] | None = None) -> int:
+    """Regenerate the named figures (default: all) in ``figures/``."""
+    FIGURES_DIR.mkdir(exist_ok=True)
+    for name in names or FIGURES:
+        if name not in FIGURES:
+            print(f"unknown figure {name!r}; known: {', '.join(FIGURES)}", file=sys.stderr)
+            return 2
+        print("wrote", save_figure(FIGURES[name](), FIGURES_DIR / name))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
