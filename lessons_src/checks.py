@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from lessons_src.data import CLASS_NAMES
+from lessons_src.descent import critical_momentum, momentum_rate, seed_momentum_step
 from lessons_src.surfaces import get_surface
 
 
@@ -183,3 +184,118 @@ def check_max_stable_lr_ravine(answer: Any) -> CheckResult:
     """The largest learning rate for which gradient descent converges on the ravine."""
     return check_answer(answer, get_surface("ravine").max_stable_lr(), what="largest stable lr",
                         rtol=1e-2, hint="take the eigenvalues of the ravine's Hessian; the answer is 2/λmax.")
+
+
+# --- lesson 03: momentum ----------------------------------------------------------------------------
+def check_velocity_after_two_steps(answer: Any) -> CheckResult:
+    """The seeds' velocity v after two momentum steps from (0, 0), lr = 0.01, γ = 0.9, seeds' quadratic."""
+
+    surface, w, v = get_surface("seed_quadratic"), np.zeros(2), np.zeros(2)
+    for _ in range(2):
+        w, v = seed_momentum_step(w, v, surface.grad(w), 0.01, 0.9)
+    return check_answer(answer, v, what="velocity after two steps",
+                        hint="v₁ = −η∇L(0, 0) and w₁ = v₁; then v₂ = γ·v₁ − η∇L(w₁), with ∇L taken at w₁.")
+
+
+FASTEST_MOMENTUM_LR = 0.05  # the lr of the exercise "which γ converges fastest on the ravine?"
+
+
+def check_fastest_momentum(answer: Any) -> CheckResult:
+    """A γ whose heavy-ball rate on the ravine at lr = 0.05 is within 0.5 % of the best possible."""
+
+    lams = get_surface("ravine").curvatures()
+    hint = ("scan γ with momentum_rate, or find where the flattest direction is critically damped "
+            "(the discriminant of z² − (1 + γ − ηλmin)·z + γ is zero).")
+    what = f"fastest momentum for lr = {FASTEST_MOMENTUM_LR}"
+    if answer is None or answer is Ellipsis:
+        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your answer. Hint: {hint}")
+    value = _as_array(answer)
+    if value is None or value.shape != () or not (0 <= float(value) < 1):
+        return CheckResult(False, f"✗ {what}: expected one number in [0, 1), got {answer!r}. Hint: {hint}")
+    best = momentum_rate(FASTEST_MOMENTUM_LR, critical_momentum(FASTEST_MOMENTUM_LR, float(lams[0])), lams)
+    rate = momentum_rate(FASTEST_MOMENTUM_LR, float(value), lams)
+    if rate <= 1.005 * best:
+        return CheckResult(True, f"✓ {what}: correct (rate {rate:.4f} per step; the best is {best:.4f}).")
+    return CheckResult(False, f"✗ {what}: γ = {float(value):.4g} gives rate {rate:.4f} per step, "
+                              f"but {best:.4f} is possible. Hint: {hint}")
+
+
+def check_equivalent_lr(answer: Any) -> CheckResult:
+    """The torch.optim.SGD lr (momentum 0.9) that follows m ← 0.9·m + 0.1·g, w ← w − 0.5·m."""
+    return check_answer(answer, 0.5 * (1 - 0.9), what="lr for torch.optim.SGD",
+                        hint="PyTorch's buffer b is m / (1 − β), so lr·b = η·m needs lr = η·(1 − β).")
+
+
+# --- lesson 05: the training loop ---------------------------------------------------------------
+def _call_learner(fn: Any, what: str, hint: str, *args) -> tuple[Any, CheckResult | None]:
+    """Call the learner's ``fn(*args)``; return (result, None), or (None, a ✗ explaining what went wrong)."""
+    if fn is None or fn is Ellipsis:
+        return None, CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your function. Hint: {hint}")
+    if not callable(fn):
+        return None, CheckResult(False, f"✗ {what}: expected a function, got {type(fn).__name__}. Hint: {hint}")
+    try:
+        result = fn(*args)
+    except Exception as error:  # learner code may fail in any way; report it as a ✗, never crash
+        return None, CheckResult(False, f"✗ {what}: your function raised {type(error).__name__}: {error}. "
+                                        f"Hint: {hint}")
+    if result is Ellipsis:
+        return None, CheckResult(False, f"✗ {what}: no answer yet. Replace `...` in your function. Hint: {hint}")
+    return result, None
+
+
+def check_accuracy_function(fn: Any) -> CheckResult:
+    """Is ``fn(logits, y)`` the fraction of rows whose largest logit sits at the label (a number in [0, 1])?"""
+    what, hint = "accuracy from logits", "the prediction is logits.argmax(dim=1); compare it with y and average."
+    generator = torch.Generator().manual_seed(5)
+    for n, c in ((8, 3), (50, 10), (1, 10)):
+        logits = torch.randn(n, c, generator=generator) * 3
+        y = torch.randint(0, c, (n,), generator=generator)
+        y[: n // 2] = logits[: n // 2].argmax(dim=1)  # make about half of them right
+        want = (logits.argmax(dim=1) == y).double().mean().item()
+        got, failure = _call_learner(fn, what, hint, logits.clone(), y.clone())
+        if failure is not None:
+            return failure
+        if not check_answer(got, want, what=what, hint=hint):
+            return CheckResult(False, f"✗ {what}: for {n} examples of {c} classes the accuracy is {want:.4g}, "
+                                      f"you gave {got!r}. Hint: {hint}")
+    return CheckResult(True, f"✓ {what}: correct on every test case.")
+
+
+def check_train_step(fn: Any) -> CheckResult:
+    """Does ``fn(model, X, y, loss_fn, optimizer)`` make exactly one correct SGD update, call after call?"""
+    what = "one training step"
+    hint = "three calls in order: optimizer.zero_grad(), loss.backward(), optimizer.step()."
+    generator = torch.Generator().manual_seed(7)
+    X, y = torch.randn(16, 4, generator=generator), torch.randint(0, 3, (16,), generator=generator)
+    weights = [torch.randn(3, 4, generator=generator), torch.randn(3, generator=generator)]
+
+    def fresh():
+        model = torch.nn.Linear(4, 3)
+        with torch.no_grad():
+            model.weight.copy_(weights[0])
+            model.bias.copy_(weights[1])
+        return model, torch.optim.SGD(model.parameters(), lr=0.1)
+
+    reference, reference_opt = fresh()
+    learner, learner_opt = fresh()
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for step in (1, 2, 3):
+        loss = loss_fn(reference(X), y)
+        reference_opt.zero_grad()
+        loss.backward()
+        reference_opt.step()
+        _, failure = _call_learner(fn, what, hint, learner, X, y, loss_fn, learner_opt)
+        if failure is not None:
+            return failure
+        if not torch.allclose(learner.weight, reference.weight, atol=1e-6):
+            changed = not torch.allclose(learner.weight, weights[0])
+            detail = ("the weights did not move" if not changed else
+                      f"the weights after step {step} differ from a correct step's")
+            return CheckResult(False, f"✗ {what}: {detail}. Hint: {hint}")
+    return CheckResult(True, f"✓ {what}: three calls give exactly three correct SGD steps.")
+
+
+def check_steps_per_epoch(answer: Any) -> CheckResult:
+    """How many optimizer steps does one epoch over 60 000 images make at batch_size 128?"""
+    return check_answer(answer, 469, what="steps per epoch at batch_size 128",
+                        hint="one step per batch; 60 000 / 128 is not whole, and the last, smaller batch counts too.")

@@ -234,6 +234,18 @@ def sample_per_class(labels: torch.Tensor, per_class: int, seed: int = 0) -> tor
     return torch.stack(rows)
 
 
+# Mean and standard deviation of every pixel of the 60 000 training images, after ToTensor().
+FASHION_MNIST_MEAN = 0.2860
+FASHION_MNIST_STD = 0.3530
+
+
+def normalize(X: torch.Tensor, mean: float = FASHION_MNIST_MEAN, std: float = FASHION_MNIST_STD) -> torch.Tensor:
+    """Shift and scale pixels to mean 0 and standard deviation 1 over the training set: (X − mean) / std."""
+    if std <= 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    return (X - mean) / std
+
+
 def main() -> int:
     """Prepare the data and say where it is (``python -m lessons_src.data``)."""
     try:

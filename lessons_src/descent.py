@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from lessons_src.surfaces import Surface
 
@@ -101,3 +102,140 @@ def run_descent(surface: Surface, start: Any, lr: float, num_steps: int, *,
         points.append(w)
         losses.append(surface.loss(w))
     return DescentPath(np.array(points), np.array(losses))
+
+
+# --- lesson 03: momentum in two forms, Nesterov, torch.optim, and rates on a quadratic ------------
+def seed_momentum_step(w: Any, velocity: Any, grad: Any, lr: float,
+                       momentum: float) -> tuple[Any, Any]:
+    """The seeds' momentum: v ← γ·v − η·g, w ← w + v. Returns (new w, new v); arrays or tensors."""
+    velocity = momentum * velocity - lr * grad
+    return w + velocity, velocity
+
+
+def averaged_momentum_step(w: Any, average: Any, grad: Any, lr: float,
+                           beta: float) -> tuple[Any, Any]:
+    """Momentum as a moving average: m ← β·m + (1 − β)·g, w ← w − lr·m. Returns (new w, new m)."""
+    average = beta * average + (1 - beta) * grad
+    return w - lr * average, average
+
+
+def nesterov_step(w: Any, buffer: Any, grad: Any, lr: float, momentum: float) -> tuple[Any, Any]:
+    """PyTorch's Nesterov momentum: b ← μ·b + g, w ← w − lr·(g + μ·b). Returns (new w, new b)."""
+    buffer = momentum * buffer + grad
+    return w - lr * (grad + momentum * buffer), buffer
+
+
+def lookahead_nesterov_step(w: Any, velocity: Any, grad_fn, lr: float,
+                            momentum: float) -> tuple[Any, Any]:
+    """Nesterov's look-ahead form: v ← γ·v − η·∇L(w + γ·v), w ← w + v. Returns (new w, new v)."""
+    velocity = momentum * velocity - lr * grad_fn(w + momentum * velocity)
+    return w + velocity, velocity
+
+
+def first_steps(path: DescentPath, num_steps: int) -> DescentPath:
+    """The path cut after ``num_steps`` steps: exactly what a run of ``num_steps`` would return."""
+    validate_hyper_parameters(1.0, num_steps)
+    keep = num_steps + 1
+    diverged_at = path.diverged_at if path.diverged and path.diverged_at <= num_steps else None
+    return DescentPath(path.points[:keep], path.losses[:keep], diverged_at=diverged_at)
+
+
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+DEFAULT_MOMENTUM = 0.9  # γ for "momentum" and "nesterov" unless momentum= is given
+
+
+def make_torch_optimizer(name: str, params, lr: float, **settings):
+    """The ``torch.optim`` optimizer called ``name`` (one of OPTIMIZER_NAMES) over ``params``."""
+    if name not in OPTIMIZER_NAMES:
+        raise ValueError(f"name must be one of {list(OPTIMIZER_NAMES)}, got {name!r}")
+    settings.setdefault("foreach", False)  # the one-tensor-at-a-time loop: fastest for tiny tensors
+    if name in ("momentum", "nesterov"):
+        settings.setdefault("momentum", DEFAULT_MOMENTUM)
+        # torch refuses Nesterov without momentum; with γ = 0 it is plain gradient descent anyway
+        nesterov = name == "nesterov" and settings["momentum"] > 0
+        return torch.optim.SGD(params, lr=lr, nesterov=nesterov, **settings)
+    optimizer_class = {"sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam}[name]
+    return optimizer_class(params, lr=lr, **settings)
+
+
+def run_torch_optimizer(surface: Surface, start: Any, name: str, lr: float, num_steps: int,
+                        **settings) -> DescentPath:
+    """Step a 2-element float64 parameter with ``torch.optim``'s ``name`` optimizer from ``start``.
+
+    ``settings`` go to the optimizer (``momentum=``, ``betas=``, ``alpha=``, ...). The gradient put
+    into ``.grad`` is the surface's hand-written ∇L (equal to autograd, and cheaper than a backward
+    pass). Divergence is reported exactly as :func:`run_descent` does.
+    """
+    if name not in OPTIMIZER_NAMES:
+        raise ValueError(f"name must be one of {list(OPTIMIZER_NAMES)}, got {name!r}")
+    validate_hyper_parameters(lr, num_steps, settings.get("momentum", 0.0))
+    w = _as_start(start)
+    if not surface.in_region(w):
+        return DescentPath(w[None, :], np.array([math.nan]), diverged_at=0)
+    param = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    optimizer = make_torch_optimizer(name, [param], lr, **settings)
+    points, diverged_at = [w], None
+    for step in range(1, num_steps + 1):
+        param.grad = torch.tensor(surface.grad_fn(*w.tolist()), dtype=torch.float64)
+        optimizer.step()
+        w = param.detach().numpy().copy()
+        if not (np.all(np.isfinite(w)) and surface.in_region(w)):
+            diverged_at = step
+            break
+        points.append(w)
+    points = np.array(points)
+    losses = np.asarray(surface.loss_fn(points[:, 0], points[:, 1]), dtype=float)  # all at once
+    return DescentPath(points, losses, diverged_at=diverged_at)
+
+
+def _as_eigenvalues(eigenvalues: Any) -> np.ndarray:
+    lams = np.atleast_1d(np.asarray(eigenvalues, dtype=float))
+    if lams.ndim != 1 or lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams <= 0):
+        raise ValueError(f"eigenvalues must be finite numbers > 0, got {eigenvalues!r}")
+    return lams
+
+
+def gd_rate(lr: float, eigenvalues: Any) -> float:
+    """Per-step factor by which GD shrinks the distance to a quadratic's minimum: max |1 − lr·λ|."""
+    validate_hyper_parameters(lr, 0)
+    return float(np.max(np.abs(1 - lr * _as_eigenvalues(eigenvalues))))
+
+
+def momentum_rate(lr: float, momentum: float, eigenvalues: Any) -> float:
+    """Heavy-ball momentum's per-step factor on a quadratic: the largest |z| solving
+    z² − (1 + γ − η·λ)·z + γ = 0 over the eigenvalues λ (complex roots have |z| = √γ)."""
+    validate_hyper_parameters(lr, 0, momentum)
+    trace = 1 + momentum - lr * _as_eigenvalues(eigenvalues)
+    root = np.sqrt((trace**2 - 4 * momentum).astype(complex))
+    return float(np.max(np.maximum(np.abs(trace + root), np.abs(trace - root))) / 2)
+
+
+def critical_momentum(lr: float, lam_min: float) -> float:
+    """γ* = (1 − √(lr·λmin))²: critical damping of the flattest direction, the fastest γ for this lr
+    (while lr·λmax ≤ (1 + √γ*)²)."""
+    validate_hyper_parameters(lr, 0)
+    if not (isinstance(lam_min, (int, float, np.floating)) and math.isfinite(lam_min) and lam_min > 0):
+        raise ValueError(f"lam_min must be a finite number > 0, got {lam_min!r}")
+    if lr * lam_min > 1:
+        raise ValueError(f"lr * lam_min must be <= 1, got lr={lr!r}, lam_min={lam_min!r}")
+    return (1 - math.sqrt(lr * lam_min)) ** 2
+
+
+def distances_to(path: DescentPath, point: Any) -> np.ndarray:
+    """Euclidean distance from every point of ``path`` to ``point``, shape (k+1,)."""
+    return np.linalg.norm(path.points - np.asarray(point, dtype=float), axis=1)
+
+
+def empirical_rate(path: DescentPath, minimum: Any, window: int = 10) -> float:
+    """The measured per-step shrink factor of the distance to ``minimum`` over the second half of
+    ``path``: the ratio of the largest distances in its last and middle ``window`` steps, per step."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    distances = distances_to(path, minimum)
+    resolved = np.flatnonzero(distances > 1e-12 * max(1.0, float(np.abs(minimum).max())))
+    end = int(resolved[-1]) + 1 if resolved.size else 0  # beyond it the distance is rounding noise
+    if end < 4 * window:
+        raise ValueError(f"path must have at least {4 * window} resolved steps for window={window}, got {end}")
+    middle = end // 2
+    late, early = distances[end - window:end].max(), distances[middle - window:middle].max()
+    return float((late / early) ** (1 / (end - middle)))

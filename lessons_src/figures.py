@@ -17,15 +17,17 @@ matplotlib.use("Agg")  # this module only writes files
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lessons_src.descent import run_descent  # noqa: E402
+from lessons_src.descent import OPTIMIZER_NAMES, critical_momentum, run_descent, run_torch_optimizer  # noqa: E402
 from lessons_src.plotting import (  # noqa: E402
     plot_computation_graph,
     plot_contour,
+    plot_distance_curve,
     plot_loss_curve,
     plot_path,
     plot_surface_3d,
 )
 from lessons_src.surfaces import get_surface  # noqa: E402
+from lessons_src.widgets import COMPARISON_SETTINGS, OPTIMIZER_COLORS, OPTIMIZER_LABELS  # noqa: E402
 
 FIGURES_DIR = Path(__file__).resolve().parents[1] / "figures"
 
@@ -79,10 +81,55 @@ def computation_graph() -> Figure:
     return fig
 
 
+# --- lesson 03 ------------------------------------------------------------------------------------
+def momentum_explorer() -> Figure:
+    """A still of the momentum explorer on the ravine: GD, momentum 0.9 and critical damping γ*."""
+
+    surface, lr, num_steps = get_surface("ravine"), 0.09, 100
+    gamma_star = critical_momentum(lr, float(surface.curvatures()[0]))
+    runs = {"plain GD": (0.0, "tab:blue"), "momentum γ = 0.9": (0.9, "tab:orange"),
+            f"momentum γ* = {gamma_star:.3f}": (gamma_star, "tab:red")}
+    fig, (ax_paths, ax_distance) = plt.subplots(1, 2, figsize=(10, 4.3))
+    plot_contour(ax_paths, surface)
+    for label, (momentum, color) in runs.items():
+        path = run_descent(surface, surface.start, lr, num_steps, momentum=momentum)
+        plot_path(ax_paths, path, label=label, color=color)
+        plot_distance_curve(ax_distance, path, surface.global_minimum, label=label, color=color)
+    ax_paths.legend(loc="lower right", fontsize=8)
+    ax_paths.set_title(f"The ravine, lr = {lr}, {num_steps} steps", fontsize=10)
+    ax_distance.legend(fontsize=8)
+    ax_distance.set_title("distance to the minimum", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def optimizer_comparison() -> Figure:
+    """A still of the optimizer comparison: torch.optim's five optimizers on Rosenbrock's banana."""
+
+    surface = get_surface("rosenbrock")
+    preset = COMPARISON_SETTINGS[surface.name]
+    fig, (ax_paths, ax_loss) = plt.subplots(1, 2, figsize=(10, 4.3))
+    plot_contour(ax_paths, surface)
+    for name in OPTIMIZER_NAMES:
+        lr = preset["lr"][name]
+        path = run_torch_optimizer(surface, surface.start, name, lr, preset["num_steps"])
+        label = f"{OPTIMIZER_LABELS[name]} (lr {lr:g})"
+        plot_path(ax_paths, path, label=label, color=OPTIMIZER_COLORS[name])
+        plot_loss_curve(ax_loss, path, surface, label=label, color=OPTIMIZER_COLORS[name])
+    ax_paths.legend(loc="upper center", fontsize=7)
+    ax_paths.set_title(f"Rosenbrock, {preset['num_steps']} steps of torch.optim", fontsize=10)
+    ax_loss.legend(fontsize=7)
+    ax_loss.set_title("loss above the minimum", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES: dict[str, Callable[[], Figure]] = {
     "gd_step_sizes.png": gd_step_sizes,
     "loss_surface_explorer.png": loss_surface_explorer,
     "computation_graph.png": computation_graph,
+    "momentum_explorer.png": momentum_explorer,
+    "optimizer_comparison.png": optimizer_comparison,
 }
 
 

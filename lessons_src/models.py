@@ -24,3 +24,48 @@ class SeedModel(nn.Module):
         sigma1 = torch.relu(self.linear1(X))
         sigma2 = torch.sigmoid(self.linear2(sigma1))
         return self.output(sigma2)  # no softmax: CrossEntropyLoss expects logits
+
+
+class TutorialMLP(nn.Module):
+    """PyTorch's tutorial network for FashionMNIST: 784 → 512 → 512 → 10, ReLU between, logits out.
+
+    The attribute names match the tutorial's ``NeuralNetwork``, so its state_dict keys do too.
+    Unlike two of the source tutorials, there is no ReLU after the last layer: a logit must be
+    free to be negative, and CrossEntropyLoss applies the softmax itself.
+    """
+
+    def __init__(self) -> None:
+        """Build the flatten layer and the three linear layers (with biases)."""
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(28 * 28, 512),
+            nn.ReLU(),
+            nn.Linear(512, 512),
+            nn.ReLU(),
+            nn.Linear(512, 10),
+        )
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Map images (batch, 1, 28, 28) to logits (batch, 10)."""
+        return self.linear_relu_stack(self.flatten(X))
+
+
+class SeedFashionMLP(nn.Module):
+    """Seed 003's FashionMNIST network: 784 → 128 → 10 without biases, log-probabilities out.
+
+    ``input_batchnorm=True`` puts ``BatchNorm2d(1)`` on the input image, the layer the seed
+    claims adds 5 % accuracy; it normalizes the pixels with the batch's mean and variance.
+    """
+
+    def __init__(self, input_batchnorm: bool = False) -> None:
+        """Build the (optional) input BatchNorm and the two bias-free linear layers."""
+        super().__init__()
+        self.normalize = nn.BatchNorm2d(num_features=1) if input_batchnorm else nn.Identity()
+        self.linear1 = nn.Linear(28 * 28, 128, bias=False)
+        self.output = nn.Linear(128, 10, bias=False)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Map images (batch, 1, 28, 28) to log-probabilities (batch, 10), the input NLLLoss expects."""
+        X = self.normalize(X).reshape(-1, 28 * 28)
+        return torch.log_softmax(self.output(torch.relu(self.linear1(X))), dim=1)

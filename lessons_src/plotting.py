@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from lessons_src.descent import critical_momentum, distances_to, gd_rate, momentum_rate
+
 
 def plot_image_grid(fig: matplotlib.figure.Figure, images: torch.Tensor,
                     row_titles: Sequence[str]) -> matplotlib.figure.Figure:
@@ -137,3 +139,121 @@ def plot_surface_3d(ax, surface, n: int = 40) -> Axes:
     ax.plot_surface(W1, W2, heights, cmap="viridis", alpha=0.75, linewidth=0, antialiased=False)
     ax.set(xlabel="w1", ylabel="w2", zlabel="L − L*")
     return ax
+
+
+# --- lesson 03: distance to the minimum, and the rate of momentum on a quadratic -------------------
+def plot_distance_curve(ax: Axes, path, minimum, label: str | None = None,
+                        color: str | None = None) -> Axes:
+    """‖w_t − w*‖ against step t on a log axis: steady convergence at rate r is a line of slope log r."""
+
+    distances = np.maximum(distances_to(path, minimum), 1e-16)
+    (line,) = ax.semilogy(np.arange(len(distances)), distances, color=color, label=label)
+    if path.diverged:
+        ax.plot(len(distances) - 1, distances[-1], "x", color=line.get_color(), markersize=8)
+    ax.set(xlabel="step", ylabel="‖w − w*‖")
+    return ax
+
+
+def plot_rate_vs_momentum(ax: Axes, lr: float, eigenvalues, num: int = 400) -> Axes:
+    """Heavy-ball momentum's rate per step against γ for one lr, with plain GD and γ* marked."""
+
+    gammas = np.linspace(0.0, 0.995, num)
+    ax.plot(gammas, [momentum_rate(lr, g, eigenvalues) for g in gammas], color="tab:red",
+            label="momentum")
+    ax.axhline(gd_rate(lr, eigenvalues), color="tab:blue", linestyle=":", label="plain GD (γ = 0)")
+    gamma_star = critical_momentum(lr, float(np.min(eigenvalues)))
+    ax.plot(gamma_star, momentum_rate(lr, gamma_star, eigenvalues), "o", color="black",
+            label=f"γ* = {gamma_star:.3f}")
+    ax.set(xlabel="momentum γ", ylabel="rate per step (smaller is faster)", xlim=(0, 1))
+    ax.legend(fontsize=8)
+    return ax
+
+
+# --- lesson 05: training curves and evaluation ----------------------------------------------------
+def plot_loss_history(ax: Axes, history, label: str = "", color: str | None = None) -> Axes:
+    """Train loss (solid) and test loss (dashed) against epoch, from a training History."""
+    epochs = np.arange(1, history.num_epochs + 1)
+    prefix = f"{label} " if label else ""
+    (line,) = ax.plot(epochs, history.train_loss, "o-", color=color, label=f"{prefix}train")
+    ax.plot(epochs, history.test_loss, "s--", color=line.get_color(), label=f"{prefix}test")
+    ax.set(xlabel="epoch", ylabel="loss (mean over batches)")
+    return ax
+
+
+def plot_accuracy_history(ax: Axes, history, label: str = "", color: str | None = None) -> Axes:
+    """Test accuracy (%) against epoch, from a training History."""
+    epochs = np.arange(1, history.num_epochs + 1)
+    ax.plot(epochs, 100 * np.asarray(history.test_accuracy), "o-", color=color, label=label or None)
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)")
+    return ax
+
+
+def plot_confusion_matrix(ax: Axes, confusion: torch.Tensor, class_names: Sequence[str]) -> Axes:
+    """Counts of (true class, predicted class) as a heat map with the count written in each cell."""
+    counts = confusion.cpu().numpy()
+    ax.imshow(counts, cmap="Blues")
+    for (row, col), count in np.ndenumerate(counts):
+        ax.text(col, row, str(count), ha="center", va="center", fontsize=7,
+                color="white" if count > counts.max() / 2 else "black")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(ticks, class_names, fontsize=8)
+    ax.set(xlabel="predicted class", ylabel="true class")
+    return ax
+
+
+def plot_per_class_accuracy(ax: Axes, accuracies: torch.Tensor, class_names: Sequence[str]) -> Axes:
+    """Horizontal bars: the share (%) of each true class that the model got right."""
+    values = 100 * accuracies.cpu().numpy()
+    ax.barh(np.arange(len(class_names)), values, color="tab:blue")
+    for i, value in enumerate(values):
+        ax.text(value - 1, i, f"{value:.1f}", ha="right", va="center", color="white", fontsize=8)
+    ax.set_yticks(np.arange(len(class_names)), class_names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="accuracy (%)", xlim=(0, 100))
+    return ax
+
+
+def plot_misclassified(fig: matplotlib.figure.Figure, images: torch.Tensor, predicted: Sequence[int],
+                       labels: Sequence[int], class_names: Sequence[str],
+                       cols: int = 6) -> matplotlib.figure.Figure:
+    """A grid of images (N, 1, 28, 28) in [0, 1], each titled with its predicted and true class."""
+    rows = max(1, -(-len(images) // cols))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(images):
+            ax.imshow(images[i].squeeze(0).cpu().numpy(), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(f"said {class_names[int(predicted[i])]}\nis {class_names[int(labels[i])]}",
+                         fontsize=8, color="tab:red")
+    return fig
+
+
+class LiveCurve:
+    """Loss and accuracy lines that redraw after every epoch: ``fit(..., on_epoch_end=LiveCurve(fig))``.
+
+    A thin shell: it keeps three lines and, when called with a History, moves them with
+    ``set_data`` and redraws the canvas at once (so an ipympl figure updates while training runs).
+    """
+
+    def __init__(self, fig: matplotlib.figure.Figure) -> None:
+        """Draw empty train/test loss lines and a test accuracy line on two new axes of ``fig``."""
+        self.fig = fig
+        self.ax_loss, self.ax_accuracy = fig.subplots(1, 2)
+        (self.train_line,) = self.ax_loss.plot([], [], "o-", label="train")
+        (self.test_line,) = self.ax_loss.plot([], [], "s--", label="test")
+        (self.accuracy_line,) = self.ax_accuracy.plot([], [], "o-", color="tab:green")
+        self.ax_loss.set(xlabel="epoch", ylabel="loss (mean over batches)")
+        self.ax_accuracy.set(xlabel="epoch", ylabel="test accuracy (%)")
+        self.ax_loss.legend(fontsize=8)
+
+    def __call__(self, history) -> None:
+        """Show every epoch of ``history`` so far."""
+        epochs = np.arange(1, history.num_epochs + 1)
+        self.train_line.set_data(epochs, history.train_loss)
+        self.test_line.set_data(epochs, history.test_loss)
+        self.accuracy_line.set_data(epochs, 100 * np.asarray(history.test_accuracy))
+        for ax in (self.ax_loss, self.ax_accuracy):
+            ax.relim()
+            ax.autoscale_view()
+        self.fig.canvas.draw()  # draw now: ipympl sends the new image while the cell still runs

@@ -9,9 +9,11 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 from matplotlib.ticker import LogLocator, NullLocator
 
-from lessons_src.descent import DescentPath, run_descent
+from lessons_src import descent
+from lessons_src.descent import OPTIMIZER_NAMES, DescentPath, critical_momentum, run_descent
 from lessons_src.plotting import plot_contour, plot_surface_3d, surface_heights
 from lessons_src.surfaces import SURFACES, Surface, get_surface
 
@@ -84,8 +86,6 @@ def _canvas_or_output(fig):
         return fig.canvas
     out = widgets.Output()
     with out:
-        from IPython.display import display
-
         display(fig)
     return out
 
@@ -264,7 +264,364 @@ class LossSurfaceExplorer:
         return self._widget
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self.widget)
 
+
+
+# --- lesson 03: momentum on a quadratic, and torch.optim's optimizers side by side --------------
+# (imported here so this section could be appended; the lead may move it to the top)
+
+MOMENTUM_SURFACES = ("ravine", "seed_quadratic")
+GD_COLOR, MOMENTUM_COLOR = "tab:blue", "tab:red"
+DISTANCE_FLOOR = 1e-8  # the distance panel's bottom edge
+
+
+def describe_rates(surface: Surface, lr: float, momentum: float) -> str:
+    """HTML: the theoretical rates of GD and momentum on a quadratic surface, and γ* for this lr."""
+    lams = surface.curvatures()
+    gd, heavy = descent.gd_rate(lr, lams), descent.momentum_rate(lr, momentum, lams)
+
+    def say(rate: float) -> str:
+        if rate >= 1:
+            return f"<b style='color:#b00'>{rate:.4f}</b> (≥ 1: the distance grows)"
+        return f"<b>{rate:.4f}</b> (1000× closer in {np.log(1e-3) / np.log(rate):.0f} steps)"
+
+    star = (f"γ* = (1 − √(η·λmin))² = <b>{descent.critical_momentum(lr, float(lams[0])):.4f}</b>"
+            if lr * lams[0] <= 1 else "γ*: undefined (η·λmin > 1)")
+    return (f"λ = {lams[0]:.3g}, {lams[-1]:.3g} | rate per step: GD {say(gd)}; "
+            f"momentum {say(heavy)} | {star}")
+
+
+class MomentumExplorer:
+    """Plain GD and heavy-ball momentum on a quadratic: paths, distance to the minimum, theory."""
+
+    def __init__(self, surface: str = "ravine") -> None:
+        if surface not in MOMENTUM_SURFACES:
+            raise ValueError(f"surface must be one of {list(MOMENTUM_SURFACES)}, got {surface!r}")
+        first = get_surface(surface)
+        self.surface_picker = widgets.Dropdown(
+            options=[(get_surface(n).title, n) for n in MOMENTUM_SURFACES], value=surface,
+            description="surface")
+        self.lr_slider = widgets.FloatLogSlider(value=first.lr, base=10, min=-3, max=0, step=0.02,
+                                                description="lr η", readout_format=".4f")
+        self.momentum_slider = widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.001,
+                                                   description="momentum γ", readout_format=".3f")
+        self.steps_slider = widgets.IntSlider(value=100, min=0, max=500, description="steps")
+        self.snap_button = widgets.Button(description="set γ to γ*", tooltip="critical damping")
+        self.readout = widgets.HTML()
+        self.rates_readout = widgets.HTML()
+        self._holding = False
+
+        with plt.ioff():
+            self.fig, (self.ax_contour, self.ax_distance) = plt.subplots(
+                1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [1.1, 1]})
+        self.blitter = Blitter(self.fig)
+        self._use_surface(first)
+
+        self.surface_picker.observe(self._on_surface, names="value")
+        for slider in (self.lr_slider, self.momentum_slider, self.steps_slider):
+            slider.observe(self._on_control, names="value")
+        self.snap_button.on_click(lambda _: self.snap_to_critical())
+        self.update()
+
+    @property
+    def surface(self) -> Surface:
+        return get_surface(self.surface_picker.value)
+
+    def compute(self) -> tuple[DescentPath, DescentPath]:
+        """The pure results the figure shows: (plain GD, heavy-ball momentum) from the surface's start."""
+        s, lr, steps = self.surface, self.lr_slider.value, self.steps_slider.value
+        return (run_descent(s, s.start, lr, steps),
+                run_descent(s, s.start, lr, steps, momentum=self.momentum_slider.value))
+
+    def critical_momentum(self) -> float:
+        """γ* for the current lr and surface (clamped to the slider's range)."""
+        lam_min = float(self.surface.curvatures()[0])
+        lr = min(self.lr_slider.value, 1 / lam_min)
+        return min(critical_momentum(lr, lam_min), self.momentum_slider.max)
+
+    def snap_to_critical(self) -> float:
+        """Set γ to the critical damping γ* (what the button does); returns it."""
+        self.momentum_slider.value = self.critical_momentum()
+        return self.momentum_slider.value
+
+    def _on_control(self, change) -> None:
+        if not self._holding:
+            self.update()
+
+    def _on_surface(self, change) -> None:
+        self._use_surface(get_surface(change["new"]))
+        self.update()
+
+    def _use_surface(self, surface: Surface) -> None:
+        """Draw the static layers for ``surface`` and create the artists that updates move."""
+        self._holding = True
+        self.lr_slider.value = surface.lr
+        self._holding = False
+        self.ax_contour.clear()
+        plot_contour(self.ax_contour, surface)
+        self.ax_contour.set_title(f"{surface.title}: L = {surface.formula}", fontsize=9, y=1.01)
+        self.ax_distance.clear()
+        self.lines, self.distance_lines, self.theory_lines, self.end_markers = {}, {}, {}, {}
+        for key, color, label in (("gd", GD_COLOR, "plain GD"), ("momentum", MOMENTUM_COLOR, "momentum")):
+            (self.lines[key],) = self.ax_contour.plot([], [], ".-", color=color, markersize=3,
+                                                      linewidth=1.1, label=label)
+            (self.end_markers[key],) = self.ax_contour.plot([], [], "s", color=color, markersize=7)
+            (self.distance_lines[key],) = self.ax_distance.semilogy([1], [1], color=color, label=label)
+            (self.theory_lines[key],) = self.ax_distance.semilogy(
+                [1], [1], "--", color=color, linewidth=0.9, label=f"{label}: theory d₀·rᵗ")
+        self.ax_contour.plot(*surface.start, "o", color="black", markersize=6)
+        self.ax_contour.legend(loc="lower left", fontsize=8)
+        self.diverged_text = self.ax_contour.text(
+            0.5, 0.93, "", transform=self.ax_contour.transAxes, ha="center", color="#b00",
+            fontweight="bold", bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+        W1, W2, _ = surface.grid()
+        farthest = float(np.hypot(W1 - surface.minima[0][0], W2 - surface.minima[0][1]).max())
+        self.ax_distance.set_ylim(DISTANCE_FLOOR, 10 * farthest)  # fixed, so redraws are blits
+        self.ax_distance.set(xlabel="step", ylabel="‖w − w*‖")
+        self.ax_distance.set_title("distance to the minimum", fontsize=9, y=1.01)
+        self.ax_distance.yaxis.set_major_locator(LogLocator(numticks=6))
+        self.ax_distance.yaxis.set_minor_locator(NullLocator())
+        self.ax_distance.grid(True, which="major", alpha=0.3)
+        self.ax_distance.legend(loc="lower left", fontsize=7)
+        for ax in (self.ax_contour, self.ax_distance):
+            fix_label_positions(ax)
+        self.blitter.set_artists([*self.lines.values(), *self.end_markers.values(),
+                                  *self.distance_lines.values(), *self.theory_lines.values(),
+                                  self.diverged_text])
+        self._full_redraw = True
+
+    def show(self, paths: tuple[DescentPath, DescentPath]) -> None:
+        """Move the existing artists to show the two paths (diverged or empty ones included)."""
+        surface = self.surface
+        lr, momentum, lams = self.lr_slider.value, self.momentum_slider.value, surface.curvatures()
+        rates = {"gd": descent.gd_rate(lr, lams), "momentum": descent.momentum_rate(lr, momentum, lams)}
+        diverged = []
+        for key, path in zip(("gd", "momentum"), paths, strict=True):
+            points = path.points
+            self.lines[key].set_data(points[:, 0], points[:, 1])
+            self.end_markers[key].set_data(points[-1:, 0], points[-1:, 1])
+            self.end_markers[key].set_marker("x" if path.diverged else "s")
+            distances = np.maximum(descent.distances_to(path, surface.global_minimum), DISTANCE_FLOOR)
+            steps = np.arange(len(distances))
+            self.distance_lines[key].set_data(steps, distances)
+            theory_steps = np.arange(self.steps_slider.value + 1)
+            with np.errstate(over="ignore", divide="ignore"):
+                theory = distances[0] * rates[key] ** theory_steps
+            self.theory_lines[key].set_data(theory_steps, np.clip(theory, DISTANCE_FLOOR, 1e300))
+            if path.diverged:
+                diverged.append(f"{'GD' if key == 'gd' else 'momentum'} diverged at step {path.diverged_at}")
+        self.diverged_text.set_text("; ".join(diverged))
+        xlim = (0, step_axis_limit(self.steps_slider.value))
+        if self.ax_distance.get_xlim() != xlim:
+            self.ax_distance.set_xlim(*xlim)
+            self._full_redraw = True
+        self.readout.value = " | ".join(
+            f"<b style='color:#b00'>{name}: diverged at step {p.diverged_at}</b>" if p.diverged else
+            f"{name}: distance {p.distance_to(surface.global_minimum):.3g} after {p.num_steps} steps"
+            for name, p in zip(("GD", "momentum"), paths, strict=True))
+        self.rates_readout.value = describe_rates(surface, lr, momentum)
+
+    def update(self) -> tuple[DescentPath, DescentPath]:
+        """Recompute from the controls, move the artists, redraw; returns (GD path, momentum path)."""
+        self.paths = self.compute()
+        self.show(self.paths)
+        self.blitter.refresh(full=self._full_redraw)
+        self._full_redraw = False
+        return self.paths
+
+    @property
+    def widget(self) -> widgets.Widget:
+        """The whole explorer as one widget."""
+        if not hasattr(self, "_widget"):
+            controls = widgets.VBox([
+                widgets.HBox([self.surface_picker, self.steps_slider]),
+                widgets.HBox([self.lr_slider, self.momentum_slider, self.snap_button]),
+                self.rates_readout, self.readout,
+            ])
+            self._widget = widgets.VBox([controls, _canvas_or_output(self.fig)])
+        return self._widget
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov",
+                    "rmsprop": "RMSprop", "adam": "Adam"}
+OPTIMIZER_COLORS = {"sgd": "tab:blue", "momentum": "tab:red", "nesterov": "tab:purple",
+                    "rmsprop": "tab:orange", "adam": "tab:green"}
+# Learning rates that make each optimizer move sensibly on each surface, and a number of steps.
+COMPARISON_SETTINGS = {
+    "seed_quadratic": {"num_steps": 100, "lr": {"sgd": 0.05, "momentum": 0.005, "nesterov": 0.005,
+                                                 "rmsprop": 0.3, "adam": 0.5}},
+    "ravine": {"num_steps": 100, "lr": {"sgd": 0.09, "momentum": 0.02, "nesterov": 0.02,
+                                         "rmsprop": 0.1, "adam": 0.2}},
+    "rosenbrock": {"num_steps": 300, "lr": {"sgd": 0.0012, "momentum": 0.0012, "nesterov": 0.0012,
+                                             "rmsprop": 0.05, "adam": 0.2}},
+    "two_minima": {"num_steps": 100, "lr": {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05,
+                                             "rmsprop": 0.03, "adam": 0.1}},
+}
+
+
+def describe_runs(paths: dict[str, DescentPath], surface: Surface) -> str:
+    """HTML, one line per optimizer: where it ended, or the step at which it diverged."""
+    lines = []
+    for name, path in paths.items():
+        label = f"<b style='color:{OPTIMIZER_COLORS[name]}'>{OPTIMIZER_LABELS[name]}</b>"
+        if path.diverged:
+            lines.append(f"{label}: <b style='color:#b00'>diverged at step {path.diverged_at}</b>")
+        else:
+            distance = min(path.distance_to(m) for m in surface.minima)
+            lines.append(f"{label}: loss − L* {path.final_loss - surface.min_loss:.3g}, "
+                         f"distance to the nearest minimum {distance:.3g}")
+    return "<br>".join(lines) or "tick at least one optimizer"
+
+
+class OptimizerComparison:
+    """torch.optim's SGD, momentum, Nesterov, RMSprop and Adam stepping a 2-D tensor: paths overlaid."""
+
+    def __init__(self, surface: str = "ravine",
+                 selected: tuple[str, ...] = ("sgd", "momentum", "adam")) -> None:
+        names = OPTIMIZER_NAMES
+        unknown = [name for name in selected if name not in names]
+        if unknown:
+            raise ValueError(f"selected must hold names from {list(names)}, got {unknown}")
+        first = get_surface(surface)
+        self.surface_picker = widgets.Dropdown(
+            options=[(s.title, s.name) for s in SURFACES.values()], value=first.name, description="surface")
+        self.checkboxes = {n: widgets.Checkbox(value=n in selected, description=OPTIMIZER_LABELS[n],
+                                               indent=False, layout=widgets.Layout(width="110px"))
+                           for n in names}
+        # torch.optim runs cost far more than NumPy ones: recompute when a drag ends, not during it
+        self.lr_sliders = {n: widgets.FloatLogSlider(base=10, min=-4, max=0.5, step=0.05, description="lr",
+                                                     readout_format=".4f", continuous_update=False)
+                           for n in names}
+        self.momentum_slider = widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01,
+                                                   description="γ (mom., Nest.)", readout_format=".2f",
+                                                   continuous_update=False)
+        self.steps_slider = widgets.IntSlider(min=0, max=1000, description="steps")
+        self.readout = widgets.HTML()
+        self._holding, self._cache = False, {}
+
+        with plt.ioff():
+            self.fig, (self.ax_contour, self.ax_loss) = plt.subplots(
+                1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [1.1, 1]})
+        self.blitter = Blitter(self.fig)
+        self._use_surface(first)
+
+        self.surface_picker.observe(self._on_surface, names="value")
+        for control in (*self.checkboxes.values(), *self.lr_sliders.values(),
+                        self.momentum_slider, self.steps_slider):
+            control.observe(self._on_control, names="value")
+        self.update()
+
+    @property
+    def surface(self) -> Surface:
+        return get_surface(self.surface_picker.value)
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """The ticked optimizers, in the fixed order of OPTIMIZER_NAMES."""
+        return tuple(n for n, box in self.checkboxes.items() if box.value)
+
+    def settings(self, name: str) -> dict:
+        """The keyword arguments ``run_torch_optimizer`` gets for ``name`` from the controls."""
+        extra = {"momentum": self.momentum_slider.value} if name in ("momentum", "nesterov") else {}
+        return {"lr": self.lr_sliders[name].value, **extra}
+
+    def path(self, name: str) -> DescentPath:
+        """``name``'s path for the current controls; runs are kept, so only changed ones recompute."""
+        surface, steps = self.surface, self.steps_slider.value
+        settings = self.settings(name)
+        # run to the next round number of steps, so dragging the steps slider mostly cuts a kept run
+        key = (surface.name, name, *sorted(settings.items()), step_axis_limit(steps))
+        if key not in self._cache:
+            if len(self._cache) > 200:
+                self._cache.clear()
+            self._cache[key] = descent.run_torch_optimizer(surface, surface.start, name,
+                                                     num_steps=step_axis_limit(steps), **settings)
+        return descent.first_steps(self._cache[key], steps)
+
+    def compute(self) -> dict[str, DescentPath]:
+        """The pure results the figure shows: one path per ticked optimizer."""
+        return {name: self.path(name) for name in self.selected}
+
+    def _on_control(self, change) -> None:
+        if not self._holding:
+            self.update()
+
+    def _on_surface(self, change) -> None:
+        self._use_surface(get_surface(change["new"]))
+        self.update()
+
+    def _use_surface(self, surface: Surface) -> None:
+        """Reset the controls to the surface's settings, draw its static layers, create the artists."""
+        preset = COMPARISON_SETTINGS[surface.name]
+        self._holding = True
+        for name, slider in self.lr_sliders.items():
+            slider.value = preset["lr"][name]
+        self.steps_slider.value = preset["num_steps"]
+        self._holding = False
+
+        self.ax_contour.clear()
+        plot_contour(self.ax_contour, surface)
+        self.ax_contour.set_title(f"{surface.title}: L = {surface.formula}", fontsize=9, y=1.01)
+        self.ax_contour.plot(*surface.start, "o", color="black", markersize=6)
+        self.ax_loss.clear()
+        self.lines, self.loss_lines = {}, {}
+        for name, color in OPTIMIZER_COLORS.items():
+            (self.lines[name],) = self.ax_contour.plot([], [], ".-", color=color, markersize=3,
+                                                       linewidth=1.1, label=OPTIMIZER_LABELS[name])
+            (self.loss_lines[name],) = self.ax_loss.semilogy([1], [1], color=color)
+        self.ax_contour.legend(loc="lower left", fontsize=7, ncol=2)
+        self.ax_loss.set_ylim(LOSS_FLOOR, 10 * float(surface.grid()[2].max() - surface.min_loss))
+        self.ax_loss.set(xlabel="step", ylabel="L(w) − L(w*)")
+        self.ax_loss.set_title("loss above the minimum", fontsize=9, y=1.01)
+        self.ax_loss.yaxis.set_major_locator(LogLocator(numticks=6))
+        self.ax_loss.yaxis.set_minor_locator(NullLocator())
+        self.ax_loss.grid(True, which="major", alpha=0.3)
+        for ax in (self.ax_contour, self.ax_loss):
+            fix_label_positions(ax)
+        self.blitter.set_artists([*self.lines.values(), *self.loss_lines.values()])
+        self._full_redraw = True
+
+    def show(self, paths: dict[str, DescentPath]) -> None:
+        """Move each optimizer's artists to its path; unticked optimizers are hidden."""
+        surface = self.surface
+        for name in OPTIMIZER_COLORS:
+            path = paths.get(name)
+            self.lines[name].set_visible(path is not None)
+            self.loss_lines[name].set_visible(path is not None)
+            if path is None:
+                continue
+            self.lines[name].set_data(path.points[:, 0], path.points[:, 1])
+            self.lines[name].set_marker("." if not path.diverged else "x")
+            excess = np.maximum(path.losses - surface.min_loss, LOSS_FLOOR)
+            finite = np.isfinite(excess)
+            self.loss_lines[name].set_data(np.arange(len(excess))[finite], excess[finite])
+        xlim = (0, step_axis_limit(self.steps_slider.value))
+        if self.ax_loss.get_xlim() != xlim:
+            self.ax_loss.set_xlim(*xlim)
+            self._full_redraw = True
+        self.readout.value = describe_runs(paths, surface)
+
+    def update(self) -> dict[str, DescentPath]:
+        """Recompute from the controls, move the artists, redraw; returns the paths shown."""
+        self.paths = self.compute()
+        self.show(self.paths)
+        self.blitter.refresh(full=self._full_redraw)
+        self._full_redraw = False
+        return self.paths
+
+    @property
+    def widget(self) -> widgets.Widget:
+        """The whole comparison as one widget."""
+        if not hasattr(self, "_widget"):
+            rows = [widgets.HBox([self.checkboxes[n], self.lr_sliders[n]]) for n in self.checkboxes]
+            controls = widgets.VBox([widgets.HBox([self.surface_picker, self.steps_slider]),
+                                     *rows, self.momentum_slider, self.readout])
+            self._widget = widgets.HBox([controls, _canvas_or_output(self.fig)])
+        return self._widget
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)

@@ -1,0 +1,76 @@
+"""Median redraw time of lesson 03's widgets after a control change (headless, Agg).
+
+Each sample sets one control (as a drag or click in JupyterLab does) and includes everything the
+kernel does in response: recomputing the paths (the momentum explorer with NumPy, the optimizer
+comparison with ``torch.optim``), moving the artists and rendering the pixels (a blit, or a full
+draw when an axis changes). Sending the PNG to the browser is not included.
+Run: .venv/bin/python bench/momentum_redraw.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from lessons_src.widgets import MomentumExplorer, OptimizerComparison  # noqa: E402
+
+REPEATS = 40
+
+
+def median_ms(action, values) -> float:
+    samples = []
+    for value in values:
+        start = time.perf_counter()
+        action(value)
+        samples.append(time.perf_counter() - start)
+    return 1000 * statistics.median(samples)
+
+
+def measure_explorer() -> dict[str, float]:
+    explorer = MomentumExplorer("ravine")
+    explorer.fig.canvas.draw()
+    set_value = setattr
+    return {
+        "lr": median_ms(lambda v: set_value(explorer.lr_slider, "value", v),
+                        [0.005 + 0.002 * i for i in range(REPEATS)]),
+        "momentum γ": median_ms(lambda v: set_value(explorer.momentum_slider, "value", v),
+                                [0.5 + 0.01 * i for i in range(REPEATS)]),
+        "steps": median_ms(lambda v: set_value(explorer.steps_slider, "value", v),
+                           [60 + i for i in range(REPEATS)]),
+        "button γ → γ*": median_ms(lambda v: (set_value(explorer.momentum_slider, "value", v),
+                                              explorer.snap_button.click()),
+                                   [0.3 + 0.01 * i for i in range(REPEATS)]) / 2,
+    }
+
+
+def measure_comparison(surface: str) -> dict[str, float]:
+    comparison = OptimizerComparison(surface, selected=("sgd", "momentum", "nesterov", "rmsprop", "adam"))
+    comparison.fig.canvas.draw()
+    lr = comparison.lr_sliders["adam"].value
+    steps = comparison.steps_slider.value
+    return {
+        "Adam's lr (one path recomputed)": median_ms(
+            lambda v: setattr(comparison.lr_sliders["adam"], "value", v),
+            [lr * (0.5 + 0.025 * i) for i in range(REPEATS)]),
+        "γ (two paths recomputed)": median_ms(
+            lambda v: setattr(comparison.momentum_slider, "value", v), [0.5 + 0.01 * i for i in range(REPEATS)]),
+        "steps (kept runs cut)": median_ms(
+            lambda v: setattr(comparison.steps_slider, "value", v), [steps - 1 - i for i in range(REPEATS)]),
+        "tick an optimizer on/off": median_ms(
+            lambda v: setattr(comparison.checkboxes["rmsprop"], "value", v), [i % 2 == 0 for i in range(REPEATS)]),
+    }
+
+
+if __name__ == "__main__":
+    report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+              "momentum explorer, ravine, 100 steps (ms)": measure_explorer(),
+              "optimizer comparison, all five, ravine, 100 steps (ms)": measure_comparison("ravine"),
+              "optimizer comparison, all five, Rosenbrock, 300 steps (ms)": measure_comparison("rosenbrock")}
+    print(json.dumps(report, indent=2, ensure_ascii=False))
