@@ -123,10 +123,21 @@ def browser():
         chromium.close()
 
 
-def kernels_idle(base: str, token: str) -> bool:
+def list_kernels(base: str, token: str) -> list[dict]:
     with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5) as response:
-        kernels = json.load(response)
-    return bool(kernels) and all(k["execution_state"] == "idle" for k in kernels)
+        return json.load(response)
+
+
+def kernels_idle(base: str, token: str) -> bool:
+    """True when this notebook's kernel (the only one: each test shuts its kernel down) is idle."""
+    kernels = list_kernels(base, token)
+    return len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
+
+
+def shutdown_kernels(base: str, token: str) -> None:
+    for kernel in list_kernels(base, token):
+        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE")
+        urllib.request.urlopen(request, timeout=10).close()
 
 
 def wait_until(condition, timeout_s: float, what: str) -> None:
@@ -213,5 +224,12 @@ def test_widgets_render_and_respond(jupyterlab, browser, notebook):
             assert error not in text, f"{notebook.name}: the page shows '{error}'"
         assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                                 has_text="Traceback").count()
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"{stem}-failure.png"))
+        dialogs = page.locator(".jp-Dialog").all_inner_texts()
+        if dialogs:
+            pytest.fail(f"{notebook.name}: JupyterLab showed a dialog: {dialogs}")
+        raise
     finally:
         page.close()
+        shutdown_kernels(base, token)
