@@ -260,7 +260,9 @@ class LossSurfaceExplorer:
             panels = [_canvas_or_output(self.fig)]
             if self.fig3d is not None:
                 panels.append(widgets.VBox([_canvas_or_output(self.fig3d), self.elev_slider, self.azim_slider]))
-            self._widget = widgets.VBox([controls, widgets.HBox(panels)])
+            # the panels wrap onto a second row on narrow screens instead of being cut off
+            wrap = widgets.Layout(display="flex", flex_flow="row wrap", align_items="flex-start")
+            self._widget = widgets.VBox([controls, widgets.Box(panels, layout=wrap)])
         return self._widget
 
     def _ipython_display_(self) -> None:
@@ -305,7 +307,8 @@ class MomentumExplorer:
         self.lr_slider = widgets.FloatLogSlider(value=first.lr, base=10, min=-3, max=0, step=0.02,
                                                 description="lr η", readout_format=".4f")
         self.momentum_slider = widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.001,
-                                                   description="momentum γ", readout_format=".3f")
+                                                   description="momentum γ", readout_format=".3f",
+                                                   style={"description_width": "initial"})
         self.steps_slider = widgets.IntSlider(value=100, min=0, max=500, description="steps")
         self.snap_button = widgets.Button(description="set γ to γ*", tooltip="critical damping")
         self.readout = widgets.HTML()

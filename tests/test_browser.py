@@ -189,7 +189,7 @@ def test_widgets_render_and_respond(jupyterlab, browser, notebook):
     base, token = jupyterlab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = notebook.name.removesuffix(".ipynb")
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
     try:
         # a fresh workspace per notebook, so no other notebook's tab is restored beside it
         url = f"{base}/lab/workspaces/{stem}/tree/notebooks/{notebook.name}?reset&token={token}"
@@ -218,6 +218,7 @@ def test_widgets_render_and_respond(jupyterlab, browser, notebook):
             assert after_click != after_slider, f"{notebook.name}: clicking the figure did not change it"
 
         figure.screenshot(path=str(ARTIFACTS / f"{stem}-figure.png"))
+        page.locator(".jp-OutputArea-output", has=figure).first.screenshot(path=str(ARTIFACTS / f"{stem}-widget.png"))
         page.screenshot(path=str(ARTIFACTS / f"{stem}-after.png"), full_page=True)
         text = "\n".join(page.locator(".jp-NotebookPanel:visible .jp-OutputArea").all_inner_texts())
         for error in WIDGET_ERRORS:

@@ -16,7 +16,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]
 def referenced_figures() -> set[str]:
     names = set()
     for document in DOCUMENTS:
-        names.update(re.findall(r"figures/([\w.-]+\.png)", document.read_text(encoding="utf-8")))
+        names.update(re.findall(r"figures/([\w./-]+\.png)", document.read_text(encoding="utf-8")))
     return names
 
 
@@ -26,7 +26,7 @@ def test_every_referenced_figure_exists():
 
 
 def test_no_figure_is_orphaned():
-    present = {p.name for p in FIGURES_DIR.glob("*.png")}
+    present = {p.relative_to(FIGURES_DIR).as_posix() for p in FIGURES_DIR.rglob("*.png")}
     assert present <= referenced_figures(), f"in figures/ but never shown: {sorted(present - referenced_figures())}"
 
 
