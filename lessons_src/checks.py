@@ -6,15 +6,19 @@ message when it is the last value in a notebook cell. Checks never raise on a wr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from lessons_src.data import CLASS_NAMES
 from lessons_src.descent import critical_momentum, momentum_rate, seed_momentum_step
+from lessons_src.pitfalls import BUGGY_SNIPPETS, DropoutBatchNormMLP
 from lessons_src.surfaces import get_surface
+from lessons_src.training import evaluate
 
 
 @dataclass(frozen=True)
@@ -299,3 +303,149 @@ def check_steps_per_epoch(answer: Any) -> CheckResult:
     """How many optimizer steps does one epoch over 60 000 images make at batch_size 128?"""
     return check_answer(answer, 469, what="steps per epoch at batch_size 128",
                         hint="one step per batch; 60 000 / 128 is not whole, and the last, smaller batch counts too.")
+
+
+# --- lesson 04: mini-batches ------------------------------------------------------------------------
+def check_iterations_keep_last(answer: Any) -> CheckResult:
+    """Optimizer steps in 3 epochs over m = 1 000 samples with batch_size 64, keeping the last small batch."""
+    return check_answer(answer, 3 * 16, what="steps in 3 epochs, drop_last=False",
+                        hint="one step per batch: ⌈1000 / 64⌉ batches per epoch, the last one smaller; times 3.")
+
+
+def check_iterations_drop_last(answer: Any) -> CheckResult:
+    """Optimizer steps in 3 epochs over m = 1 000 samples with batch_size 64 and drop_last=True."""
+    return check_answer(answer, 3 * 15, what="steps in 3 epochs, drop_last=True",
+                        hint="drop_last throws the incomplete batch away: ⌊1000 / 64⌋ batches per epoch; times 3.")
+
+
+def check_batch_size_for_quarter_std(answer: Any) -> CheckResult:
+    """The batch size whose gradient noise has a 4× smaller standard deviation than batch size 16's."""
+    return check_answer(answer, 256, what="batch size for a 4× smaller standard deviation",
+                        hint="the variance falls like 1/B, so the standard deviation falls like 1/√B "
+                             "(ignore the factor (m − B)/(m − 1), as for a very large data set).")
+
+
+def check_loader_from_frame(fn: Any) -> CheckResult:
+    """Does ``fn(frame, batch_size)`` serve a DataFrame's rows as float32 (features, target) batches?
+
+    The features are every column except ``"target"``; the labels are the ``"target"`` column.
+    """
+    what = "DataLoader from a DataFrame"
+    hint = ("X = torch.tensor(frame.drop(columns='target').to_numpy(), dtype=torch.float32), y likewise "
+            "from frame['target']; then DataLoader(TensorDataset(X, y), batch_size=batch_size).")
+    generator = torch.Generator().manual_seed(4)
+    values = torch.randn(23, 3, generator=generator, dtype=torch.float64).numpy()
+    frame = pd.DataFrame(values, columns=["a", "b", "c"]).assign(target=np.arange(23) % 2)
+    loader, failure = _call_learner(fn, what, hint, frame.copy(), 5)
+    if failure is not None:
+        return failure
+    if loader is None:
+        return CheckResult(False, f"✗ {what}: your function returned None; it should return the DataLoader. "
+                                  f"Hint: {hint}")
+    try:
+        batches = list(loader)
+    except TypeError:
+        return CheckResult(False, f"✗ {what}: got {type(loader).__name__}, which cannot be iterated. Hint: {hint}")
+    if len(batches) != 5:
+        return CheckResult(False, f"✗ {what}: 23 rows in batches of 5 make 5 batches, got {len(batches)}. Hint: {hint}")
+    for batch in batches:
+        if not (isinstance(batch, (list, tuple)) and len(batch) == 2
+                and all(isinstance(t, torch.Tensor) for t in batch)):
+            return CheckResult(False, f"✗ {what}: each batch should be a pair of tensors (X, y). Hint: {hint}")
+        if batch[0].dtype != torch.float32 or batch[1].dtype != torch.float32:
+            return CheckResult(False, f"✗ {what}: got dtypes {batch[0].dtype} and {batch[1].dtype}, expected "
+                                      f"torch.float32 for both. Hint: {hint}")
+    X = torch.cat([b[0] for b in batches]).double()
+    y = torch.cat([b[1] for b in batches]).double()
+    if X.shape != (23, 3) or y.shape != (23,):
+        return CheckResult(False, f"✗ {what}: expected features (23, 3) and labels (23,) over all batches, "
+                                  f"got {tuple(X.shape)} and {tuple(y.shape)}. Hint: {hint}")
+    rows = torch.cat([X, y[:, None]], dim=1).numpy()
+    expected = np.column_stack([values, frame["target"].to_numpy()])
+    order_got, order_want = np.lexsort(rows.T[::-1]), np.lexsort(expected.T[::-1])
+    if not np.allclose(rows[order_got], expected[order_want], atol=1e-6):
+        return CheckResult(False, f"✗ {what}: the rows served are not the frame's rows (features first, "
+                                  f"then 'target'). Hint: {hint}")
+    return CheckResult(True, f"✓ {what}: 5 batches of float32 (X, y) holding every row once.")
+
+
+# --- lesson 06: classic mistakes ----------------------------------------------------------------
+def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
+    """Which line (counted from 1) of ``pitfalls.BUGGY_SNIPPETS[snippet]`` holds the bug?"""
+    if snippet not in BUGGY_SNIPPETS:
+        raise ValueError(f"snippet must be one of {tuple(BUGGY_SNIPPETS)}, got {snippet!r}")
+    code, line, why = BUGGY_SNIPPETS[snippet]
+    what, hint = f"the buggy line of {snippet!r}", "print the snippet with line numbers; the lesson's section on the same mistake shows the fix."
+    if answer is None or answer is Ellipsis:
+        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with a line number. Hint: {hint}")
+    if isinstance(answer, bool) or not isinstance(answer, int | np.integer):
+        return CheckResult(False, f"✗ {what}: expected a line number (an int), got {answer!r}. Hint: {hint}")
+    if answer == line:
+        return CheckResult(True, f"✓ {what}: line {line}: {why}.")
+    num_lines = len(code.splitlines())
+    if not 1 <= answer <= num_lines:
+        return CheckResult(False, f"✗ {what}: the snippet has lines 1 to {num_lines}, got {answer}. Hint: {hint}")
+    return CheckResult(False, f"✗ {what}: line {answer} is fine. Hint: {hint}")
+
+
+def check_fixed_labels(fn: Any) -> CheckResult:
+    """Does ``fn(y)`` turn seed-style float labels of shape (N, 1) into what CrossEntropyLoss wants: int64 (N,)?"""
+    what = "labels for CrossEntropyLoss"
+    hint = "class indices must be one integer per example: drop the extra dimension and convert to int64."
+    generator = torch.Generator().manual_seed(6)
+    for n in (500, 7, 1):
+        labels = torch.randint(0, 3, (n, 1), generator=generator).float()
+        got, failure = _call_learner(fn, what, hint, labels.clone())
+        if failure is not None:
+            return failure
+        if not isinstance(got, torch.Tensor):
+            return CheckResult(False, f"✗ {what}: expected a tensor, got {type(got).__name__}. Hint: {hint}")
+        if got.dtype != torch.int64 or tuple(got.shape) != (n,):
+            return CheckResult(False, f"✗ {what}: for labels of shape ({n}, 1) you returned {got.dtype} of shape "
+                                      f"{tuple(got.shape)}; expected torch.int64 of shape ({n},). Hint: {hint}")
+        if not torch.equal(got, labels.flatten().long()):
+            return CheckResult(False, f"✗ {what}: the values changed; each label must stay the same class. Hint: {hint}")
+    return CheckResult(True, f"✓ {what}: int64 of shape (N,), the same classes.")
+
+
+def check_fixed_evaluate(fn: Any) -> CheckResult:
+    """Is ``fn(model, loader, loss_fn)`` a correct (mean test loss, accuracy): eval mode, no gradients, per batch?"""
+    what = "a fixed evaluate"
+    hint = ("model.eval(), then torch.no_grad(); add up the batch losses and divide by the number of batches; "
+            "the prediction is output.argmax(dim=1).")
+    generator = torch.Generator().manual_seed(8)
+    X, y = torch.randn(50, 1, 28, 28, generator=generator), torch.randint(0, 10, (50,), generator=generator)
+    loader = [(X[i:i + 16], y[i:i + 16]) for i in range(0, 50, 16)]  # 4 batches, the last one of 2
+    with torch.random.fork_rng():
+        torch.manual_seed(8)
+        model = DropoutBatchNormMLP()
+    model.train()
+    model(X)  # give BatchNorm running statistics that differ from a batch's own
+    want_loss, want_accuracy = evaluate(model, loader, torch.nn.functional.cross_entropy)
+    grad_was_on = []
+
+    def loss_fn(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        grad_was_on.append(torch.is_grad_enabled())
+        return torch.nn.functional.cross_entropy(output, target)
+
+    model.train()
+    got, failure = _call_learner(fn, what, hint, model, loader, loss_fn)
+    if failure is not None:
+        return failure
+    if not (isinstance(got, tuple | list) and len(got) == 2):
+        return CheckResult(False, f"✗ {what}: expected a pair (loss, accuracy), got {got!r}. Hint: {hint}")
+    if any(grad_was_on):
+        return CheckResult(False, f"✗ {what}: the loss was computed with gradients on, which builds a graph "
+                                  f"nobody uses. Hint: {hint}")
+    if model.training:
+        return CheckResult(False, f"✗ {what}: the model is still in training mode, so Dropout and BatchNorm "
+                                  f"act as in training. Hint: {hint}")
+    loss, accuracy = (float(v) for v in got)
+    if math.isclose(loss, want_loss * len(loader) / len(y), rel_tol=1e-4):
+        return CheckResult(False, f"✗ {what}: the loss is divided by the number of examples; each batch loss "
+                                  f"is already a mean. Hint: {hint}")
+    if not math.isclose(loss, want_loss, rel_tol=1e-4):
+        return CheckResult(False, f"✗ {what}: mean loss {want_loss:.4f} expected, got {loss:.4f}. Hint: {hint}")
+    if not math.isclose(accuracy, want_accuracy, abs_tol=1e-6):
+        return CheckResult(False, f"✗ {what}: accuracy {want_accuracy:.4f} expected, got {accuracy:.4f}. Hint: {hint}")
+    return CheckResult(True, f"✓ {what}: eval mode, no gradients, loss per batch, argmax over the classes.")

@@ -18,13 +18,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from lessons_src.descent import OPTIMIZER_NAMES, critical_momentum, run_descent, run_torch_optimizer  # noqa: E402
+from lessons_src.minibatch import (  # noqa: E402
+    breast_cancer_logistic,
+    minibatch_variance,
+    noise_cloud,
+    throughput_record,
+)
 from lessons_src.plotting import (  # noqa: E402
     plot_computation_graph,
     plot_contour,
     plot_distance_curve,
+    plot_gradient_cloud,
+    plot_gradient_variance,
     plot_loss_curve,
     plot_path,
     plot_surface_3d,
+    plot_throughput,
 )
 from lessons_src.surfaces import get_surface  # noqa: E402
 from lessons_src.widgets import COMPARISON_SETTINGS, OPTIMIZER_COLORS, OPTIMIZER_LABELS  # noqa: E402
@@ -124,12 +133,58 @@ def optimizer_comparison() -> Figure:
     return fig
 
 
+def noise_cloud_explorer() -> Figure:
+    """A still of the noise-cloud explorer: batch gradients at the start for B = 4 and B = 64, and variance vs B."""
+    problem = breast_cancer_logistic()
+    w = (0.0, -2.5)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    for ax, batch_size in zip(axes[:2], (4, 64), strict=True):
+        cloud = noise_cloud(problem, w, batch_size)
+        plot_gradient_cloud(ax, cloud)
+        ax.set(xlim=(-0.7, 1.4), ylim=(-1.05, 0.15))
+        ax.set_title(f"B = {batch_size}: {cloud.share_downhill:.0%} of the batch gradients point downhill",
+                     fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+    measured = [noise_cloud(problem, w, b).measured_variance for b in sizes]
+    theory = [minibatch_variance(problem, w, b) for b in sizes]
+    plot_gradient_variance(axes[2], sizes, measured, theory)
+    axes[2].set_title("variance of a batch gradient (200 batches each)", fontsize=9)
+    fig.suptitle("Breast-cancer logistic regression at (w, b) = (0, −2.5): 200 seeded mini-batches",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def minibatch_throughput() -> Figure:
+    """Samples per second of TutorialMLP training steps against the batch size, from bench/minibatch_throughput.json."""
+    record = throughput_record()
+    fig, (ax_rate, ax_time) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for run, color in zip(record["runs"], ("tab:blue", "tab:orange", "tab:green"), strict=False):
+        sizes, rate = run["batch_size"], run["samples_per_second"]
+        label = f"{run['threads']} thread{'s' if run['threads'] > 1 else ''} ({run['date']})"
+        plot_throughput(ax_rate, sizes, rate, label=label, color=color)
+        ax_time.loglog(sizes, [1000 * b / r for b, r in zip(sizes, rate, strict=True)], "o-", color=color,
+                       label=label)
+    ax_rate.set_title("throughput: samples per second", fontsize=10)
+    ax_time.set(xlabel="batch size", ylabel="milliseconds per step")
+    ax_time.grid(True, which="major", alpha=0.3)
+    ax_time.set_title("time of one step", fontsize=10)
+    for ax in (ax_rate, ax_time):
+        ax.legend(fontsize=8)
+    fig.suptitle(f"TutorialMLP on FashionMNIST, CPU ({record['machine']}; torch {record['torch']})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES: dict[str, Callable[[], Figure]] = {
     "gd_step_sizes.png": gd_step_sizes,
     "loss_surface_explorer.png": loss_surface_explorer,
     "computation_graph.png": computation_graph,
     "momentum_explorer.png": momentum_explorer,
     "optimizer_comparison.png": optimizer_comparison,
+    "noise_cloud_explorer.png": noise_cloud_explorer,
+    "minibatch_throughput.png": minibatch_throughput,
 }
 
 

@@ -10,6 +10,7 @@ import torch
 from matplotlib.axes import Axes
 
 from lessons_src.descent import critical_momentum, distances_to, gd_rate, momentum_rate
+from lessons_src.minibatch import covariance_ellipse
 
 
 def plot_image_grid(fig: matplotlib.figure.Figure, images: torch.Tensor,
@@ -257,3 +258,67 @@ class LiveCurve:
             ax.relim()
             ax.autoscale_view()
         self.fig.canvas.draw()  # draw now: ipympl sends the new image while the cell still runs
+
+
+# --- lesson 04: mini-batches --------------------------------------------------------------------
+BASIN_COLORS = {0: "tab:green", 1: "tab:red", -1: "0.5"}  # global minimum, another minimum, neither
+
+
+def plot_gradient_cost(ax: Axes, rows: Sequence[int], seconds: Sequence[float]) -> Axes:
+    """Seconds per gradient against the number of rows, log-log, each point labelled in ms."""
+    ax.loglog(rows, seconds, "o-", color="tab:blue")
+    for n, s in zip(rows, seconds, strict=True):
+        ax.annotate(f"{1000 * s:.0f} ms", (n, s), textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.set(xlabel="rows in the batch", ylabel="seconds per gradient (forward + backward)")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_gradient_cloud(ax: Axes, cloud, color: str = "tab:red", label: str | None = None) -> Axes:
+    """Mini-batch gradients as dots, their theoretical 2-standard-deviation ellipse, and ∇L as an arrow."""
+    g = cloud.gradients
+    ax.plot(g[:, 0], g[:, 1], ".", color=color, alpha=0.35, markersize=4,
+            label=label or f"{len(g)} mini-batch gradients, B = {cloud.batch_size}")
+    ellipse = covariance_ellipse(cloud.full_gradient, cloud.covariance)
+    ax.plot(ellipse[:, 0], ellipse[:, 1], color=color, linewidth=1.2, label="2 std of the theory")
+    ax.annotate("", xy=tuple(cloud.full_gradient), xytext=(0, 0),
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.8})
+    ax.plot([], [], color="black", label="full-batch gradient ∇L")
+    ax.plot(0, 0, "+", color="black", markersize=9)
+    ax.set(xlabel="∂L/∂w", ylabel="∂L/∂b")
+    return ax
+
+
+def plot_gradient_variance(ax: Axes, batch_sizes: Sequence[int], measured: Sequence[float],
+                           theory: Sequence[float]) -> Axes:
+    """Measured E‖g_B − ∇L‖² (dots), the theory tr Σ/B·(m − B)/(m − 1) (line) and tr Σ/B (dashed), log-log."""
+    batch_sizes = np.asarray(batch_sizes, dtype=float)
+    ax.loglog(batch_sizes, theory, "-", color="tab:blue", label="theory, without replacement")
+    ax.loglog(batch_sizes, theory[0] * batch_sizes[0] / batch_sizes, "--", color="0.5", linewidth=1,
+              label="1/B")
+    ax.loglog(batch_sizes, measured, "o", color="tab:red", label="measured")
+    ax.set(xlabel="batch size B", ylabel="variance of the batch gradient")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_escape_finals(ax: Axes, result, label: str | None = None) -> Axes:
+    """Where the runs of an escape experiment stopped (before settling), coloured by the minimum they settle in."""
+    for basin, name in ((0, "settles in the global minimum"), (1, "settles in the local minimum"),
+                        (-1, "left the region")):
+        chosen = result.finals[result.basin == basin] if basin >= 0 else result.finals[result.basin < 0]
+        if len(chosen):
+            ax.plot(chosen[:, 0], chosen[:, 1], ".", color=BASIN_COLORS[basin], alpha=0.6, markersize=5,
+                    label=f"{name} ({len(chosen)})")
+    ax.set_title(label or f"B = {result.batch_size}, lr = {result.lr:g}, {result.num_steps} steps", fontsize=9)
+    return ax
+
+
+def plot_throughput(ax: Axes, batch_sizes: Sequence[int], samples_per_second: Sequence[float],
+                    label: str | None = None, color: str | None = None) -> Axes:
+    """Training throughput (samples per second) against the batch size, log-log."""
+    ax.loglog(batch_sizes, samples_per_second, "o-", color=color, label=label)
+    ax.set(xlabel="batch size", ylabel="samples per second (training steps)")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax

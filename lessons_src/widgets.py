@@ -14,6 +14,13 @@ from matplotlib.ticker import LogLocator, NullLocator
 
 from lessons_src import descent
 from lessons_src.descent import OPTIMIZER_NAMES, DescentPath, critical_momentum, run_descent
+from lessons_src.minibatch import (
+    NoiseCloud,
+    breast_cancer_logistic,
+    covariance_ellipse,
+    minibatch_variance,
+    noise_cloud,
+)
 from lessons_src.plotting import plot_contour, plot_surface_3d, surface_heights
 from lessons_src.surfaces import SURFACES, Surface, get_surface
 
@@ -269,9 +276,7 @@ class LossSurfaceExplorer:
         display(self.widget)
 
 
-
 # --- lesson 03: momentum on a quadratic, and torch.optim's optimizers side by side --------------
-# (imported here so this section could be appended; the lead may move it to the top)
 
 MOMENTUM_SURFACES = ("ravine", "seed_quadratic")
 GD_COLOR, MOMENTUM_COLOR = "tab:blue", "tab:red"
@@ -624,6 +629,149 @@ class OptimizerComparison:
             controls = widgets.VBox([widgets.HBox([self.surface_picker, self.steps_slider]),
                                      *rows, self.momentum_slider, self.readout])
             self._widget = widgets.HBox([controls, _canvas_or_output(self.fig)])
+        return self._widget
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+# --- lesson 04: the noise of a mini-batch gradient -------------------------------------------------
+NOISE_CLOUD_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 569)  # 569: the whole data set
+NOISE_CLOUD_POINTS = {"start": ("at the start (0, −2.5)", (0.0, -2.5)),
+                      "near": ("near the minimum, at (−3.5, 0.6)", (-3.5, 0.6))}
+NOISE_CLOUD_COLOR = "tab:red"
+
+
+def describe_cloud(cloud: NoiseCloud, num_samples: int) -> str:
+    """One line of HTML: iterations per epoch, measured and theoretical variance, share of downhill batches."""
+    head = f"<b>B = {cloud.batch_size}</b>: {cloud.iterations_per_epoch} iterations per epoch (drop_last)"
+    if cloud.batch_size >= num_samples:
+        return (f"{head} | every batch is the whole data set, so every batch gradient <i>is</i> ∇L: "
+                f"variance 0, the factor (m − B)/(m − 1) = 0")
+    return (f"{head} | variance of g_B: measured <b>{cloud.measured_variance:.4g}</b>, theory "
+            f"{cloud.theory_variance:.4g} | variance × B = {cloud.measured_variance * cloud.batch_size:.3g} | "
+            f"{cloud.share_downhill:.0%} of the batch gradients point downhill (g_B·∇L > 0)")
+
+
+class NoiseCloudExplorer:
+    """Gradients of many seeded mini-batches at one point of the breast-cancer logistic regression.
+
+    Left: each dot is one batch's gradient (∂L/∂w, ∂L/∂b), the ellipse is two standard deviations
+    of the theory Σ/B·(m − B)/(m − 1) around the full-batch gradient (black arrow). Right: the
+    variance against the batch size, log-log, with the current batch size circled.
+    """
+
+    def __init__(self, batch_size: int = 16, point: str = "start", num_batches: int = 200,
+                 seed: int = 0) -> None:
+        if batch_size not in NOISE_CLOUD_BATCH_SIZES:
+            raise ValueError(f"batch_size must be one of {list(NOISE_CLOUD_BATCH_SIZES)}, got {batch_size!r}")
+        if point not in NOISE_CLOUD_POINTS:
+            raise ValueError(f"point must be one of {list(NOISE_CLOUD_POINTS)}, got {point!r}")
+        if isinstance(num_batches, bool) or not isinstance(num_batches, int) or num_batches < 2:
+            raise ValueError(f"num_batches must be an int >= 2, got {num_batches!r}")
+        self.problem = breast_cancer_logistic()
+        self.num_batches, self.seed, self._measured = num_batches, seed, {}
+        self.batch_slider = widgets.SelectionSlider(options=NOISE_CLOUD_BATCH_SIZES, value=batch_size,
+                                                    description="batch size")
+        self.point_picker = widgets.Dropdown(options=[(label, key) for key, (label, _) in NOISE_CLOUD_POINTS.items()],
+                                             value=point, description="point w")
+        self.readout = widgets.HTML()
+        with plt.ioff():
+            self.fig, (self.ax_cloud, self.ax_variance) = plt.subplots(
+                1, 2, figsize=(9.5, 4.2), gridspec_kw={"width_ratios": [1.1, 1]})
+        self.blitter = Blitter(self.fig)
+        self._use_point(point)
+        self.batch_slider.observe(self._on_batch_size, names="value")
+        self.point_picker.observe(self._on_point, names="value")
+        self.update()
+
+    @property
+    def w(self) -> np.ndarray:
+        """The point at which the gradients are taken, (w, b)."""
+        return np.array(NOISE_CLOUD_POINTS[self.point_picker.value][1])
+
+    def compute(self) -> NoiseCloud:
+        """The pure result the figure shows for the current controls."""
+        return noise_cloud(self.problem, self.w, self.batch_slider.value, self.num_batches, seed=self.seed)
+
+    def _on_batch_size(self, change) -> None:
+        self.update()
+
+    def _on_point(self, change) -> None:
+        self._use_point(change["new"])
+        self.update()
+
+    def _use_point(self, point: str) -> None:
+        """Draw the static layers for ``point`` (fixed limits, the arrow, the variance curves) and the moving artists."""
+        w, m = np.array(NOISE_CLOUD_POINTS[point][1]), self.problem.num_samples
+        per_sample = self.problem.sample_grads(w)          # the B = 1 cloud can reach any of these
+        full = self.problem.grad(w)
+        corners = np.vstack([per_sample, full, np.zeros(2)])
+        low, high = corners.min(axis=0), corners.max(axis=0)
+        pad = 0.08 * (high - low)
+        self.ax_cloud.clear()
+        self.ax_cloud.set(xlim=(low[0] - pad[0], high[0] + pad[0]), ylim=(low[1] - pad[1], high[1] + pad[1]),
+                          xlabel="∂L/∂w", ylabel="∂L/∂b")
+        self.ax_cloud.annotate("", xy=tuple(full), xytext=(0, 0),
+                               arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.8})
+        self.ax_cloud.plot(0, 0, "+", color="black", markersize=9)
+        self.ax_cloud.set_title(f"batch gradients {NOISE_CLOUD_POINTS[point][0]}; arrow: ∇L",
+                                fontsize=9, y=1.01)
+        (self.cloud_dots,) = self.ax_cloud.plot([], [], ".", color=NOISE_CLOUD_COLOR, alpha=0.35, markersize=4)
+        (self.ellipse_line,) = self.ax_cloud.plot([], [], color=NOISE_CLOUD_COLOR, linewidth=1.2)
+        self.batch_text = self.ax_cloud.text(0.03, 0.95, "", transform=self.ax_cloud.transAxes, va="top",
+                                             fontsize=9, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+
+        sizes = np.array([b for b in NOISE_CLOUD_BATCH_SIZES if b < m])   # B = m has variance 0: off a log axis
+        theory = np.array([minibatch_variance(self.problem, w, int(b)) for b in sizes])
+        if point not in self._measured:   # the measured dots of the right panel, once per point
+            self._measured[point] = {int(b): noise_cloud(self.problem, w, int(b), self.num_batches,
+                                                         seed=self.seed).measured_variance for b in sizes}
+        self.measured_by_batch = self._measured[point]
+        self.ax_variance.clear()
+        self.ax_variance.loglog(sizes, theory, "-", color="tab:blue", label="theory Σ/B·(m − B)/(m − 1)")
+        self.ax_variance.loglog(sizes, theory[0] / sizes, "--", color="0.5", linewidth=1, label="1/B")
+        self.ax_variance.loglog(sizes, list(self.measured_by_batch.values()), "o", color=NOISE_CLOUD_COLOR,
+                                markersize=4, label=f"measured, {self.num_batches} batches")
+        (self.current_marker,) = self.ax_variance.plot([], [], "o", markersize=13, markerfacecolor="none",
+                                                       markeredgecolor="black", markeredgewidth=1.5)
+        self.ax_variance.set(xlabel="batch size B", ylabel="E‖g_B − ∇L‖²")
+        self.ax_variance.set_ylim(theory.min() / 5, theory.max() * 3)   # fixed, so slider moves are blits
+        self.ax_variance.set_title("variance of a batch gradient", fontsize=9, y=1.01)
+        self.ax_variance.grid(True, which="major", alpha=0.3)
+        self.ax_variance.legend(fontsize=7, loc="lower left")
+        for ax in (self.ax_cloud, self.ax_variance):
+            fix_label_positions(ax)
+        self.blitter.set_artists([self.cloud_dots, self.ellipse_line, self.batch_text, self.current_marker])
+        self._full_redraw = True
+
+    def show(self, cloud: NoiseCloud) -> None:
+        """Move the existing artists to show ``cloud``."""
+        m = self.problem.num_samples
+        self.cloud_dots.set_data(cloud.gradients[:, 0], cloud.gradients[:, 1])
+        ellipse = covariance_ellipse(cloud.full_gradient, cloud.covariance)
+        self.ellipse_line.set_data(ellipse[:, 0], ellipse[:, 1])
+        self.batch_text.set_text(f"B = {cloud.batch_size}: {len(cloud.gradients)} batch gradients")
+        if cloud.batch_size < m:
+            self.current_marker.set_data([cloud.batch_size], [cloud.measured_variance])
+        else:
+            self.current_marker.set_data([], [])
+        self.readout.value = describe_cloud(cloud, m)
+
+    def update(self) -> NoiseCloud:
+        """Recompute from the controls, move the artists, redraw; returns the cloud shown."""
+        self.cloud = self.compute()
+        self.show(self.cloud)
+        self.blitter.refresh(full=self._full_redraw)
+        self._full_redraw = False
+        return self.cloud
+
+    @property
+    def widget(self) -> widgets.Widget:
+        """The whole explorer as one widget."""
+        if not hasattr(self, "_widget"):
+            controls = widgets.VBox([widgets.HBox([self.batch_slider, self.point_picker]), self.readout])
+            self._widget = widgets.VBox([controls, _canvas_or_output(self.fig)])
         return self._widget
 
     def _ipython_display_(self) -> None:

@@ -48,6 +48,7 @@ WIDGET_NOTEBOOKS = [
     WidgetNotebook("00_setup_check.ipynb", slider="frequency", canvas_index=0),
     WidgetNotebook("01_gradient_descent.ipynb", slider="lr", canvas_index=0, click_canvas=True),
     WidgetNotebook("03_momentum_and_optim.ipynb", slider="momentum γ", canvas_index=0),
+    WidgetNotebook("04_minibatches.ipynb", slider="batch size", canvas_index=0),
 ]
 
 

@@ -1,0 +1,170 @@
+"""Classic training mistakes, reproduced on purpose so they can be measured (lesson 06).
+
+Each helper builds the buggy variant next to the correct one with everything else equal, and
+returns data (losses, accuracies, byte counts); the notebook measures and asserts the effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lessons_src.models import TutorialMLP
+from lessons_src.training import check_hyperparameters, model_device
+
+# The three ways of ordering (or forgetting) the calls of one training step.
+STEP_ORDERS = ("zero_backward_step", "backward_step_zero", "no_zero_grad")
+
+
+def tutorial_mlp(*, relu_on_logits: bool = False) -> TutorialMLP:
+    """PyTorch's tutorial network; ``relu_on_logits=True`` adds the sources' extra ``nn.ReLU()`` at the end.
+
+    The ReLU has no parameters, so both variants draw the same initial weights after the same
+    ``set_seed``: any difference in training comes from the ReLU alone.
+    """
+    model = TutorialMLP()
+    if relu_on_logits:
+        model.linear_relu_stack.append(nn.ReLU())
+    return model
+
+
+class DropoutBatchNormMLP(nn.Module):
+    """784 → 256 → 10 with BatchNorm1d and Dropout(p) in the hidden layer; logits out (for eval-mode demos)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        """Build the layers; ``p`` is the dropout probability in [0, 1)."""
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"p must be in [0, 1), got {p!r}")
+        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 256), nn.BatchNorm1d(256), nn.ReLU(),
+                                    nn.Dropout(p), nn.Linear(256, 10))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Map images (batch, 1, 28, 28) to logits (batch, 10)."""
+        return self.layers(X)
+
+
+def train_steps(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
+                *, order: str = "zero_backward_step", max_steps: int | None = None) -> list[float]:
+    """Train over ``loader`` with the step calls in ``order`` (one of STEP_ORDERS); return every batch's loss.
+
+    Unlike ``training.train_epoch`` it never stops on NaN: the point is to watch what a mistake does.
+    """
+    if order not in STEP_ORDERS:
+        raise ValueError(f"order must be one of {STEP_ORDERS}, got {order!r}")
+    device = model_device(model)
+    model.train()
+    losses = []
+    for X, y in loader:
+        if max_steps is not None and len(losses) >= max_steps:
+            break
+        loss = loss_fn(model(X.to(device)), y.to(device))
+        if order == "zero_backward_step":
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        elif order == "backward_step_zero":  # seed 001's order
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        else:  # no zero_grad: backward() adds this batch's gradient to all earlier ones
+            loss.backward()
+            optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def loss_per_batch_and_per_example(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[float, float]:
+    """(summed batch losses / number of batches, the right mean; summed batch losses / number of examples, the sources' bug)."""
+    device = model_device(model)
+    model.eval()
+    total, num_batches, num_examples = 0.0, 0, 0
+    with torch.no_grad():
+        for X, y in loader:
+            total += loss_fn(model(X.to(device)), y.to(device)).item()  # already a mean over the batch
+            num_batches, num_examples = num_batches + 1, num_examples + len(y)
+    return total / num_batches, total / num_examples
+
+
+def sort_by_class(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(X, y) reordered so that labels ascend: all 0s, then all 1s, ... (stable, so ties keep their order)."""
+    order = torch.sort(y, stable=True).indices
+    return X[order], y[order]
+
+
+def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> int:
+    """Bytes of the tensors autograd saves for backward while ``fn()`` runs (0 under ``torch.no_grad``)."""
+    total = 0
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        total += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        fn()
+    return total
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """All hyper-parameters under one name each; frozen, so ``config.epoch = 10`` raises instead of being ignored."""
+
+    lr: float
+    batch_size: int
+    num_epochs: int
+
+    def __post_init__(self) -> None:
+        check_hyperparameters(lr=self.lr, batch_size=self.batch_size, num_epochs=self.num_epochs)
+
+
+# "Find the bug" snippets: (code, number of the buggy line counted from 1, what is wrong).
+BUGGY_SNIPPETS: dict[str, tuple[str, int, str]] = {
+    "train": ("""\
+for X, y in train_loader:
+    logits = model(X)
+    loss = loss_fn(logits, y)
+    loss.backward()
+    optimizer.step()
+""", 4, "no optimizer.zero_grad() before loss.backward(): the gradients of all batches add up"),
+    "evaluate": ("""\
+model.eval()
+total_loss = 0.0
+with torch.no_grad():
+    for X, y in test_loader:
+        total_loss += loss_fn(model(X), y).item()
+test_loss = total_loss / len(test_loader.dataset)
+""", 6, "the loss is already a mean per batch: divide by len(test_loader), the number of batches"),
+    "accuracy": ("""\
+model.eval()
+correct = 0
+with torch.no_grad():
+    for X, y in test_loader:
+        predicted = model(X).argmax(0)
+        correct += (predicted == y).sum().item()
+""", 5, "argmax(0) takes the largest row of each class; the prediction is argmax(1), over the classes"),
+    "model": ("""\
+model = nn.Sequential(
+    nn.Flatten(),
+    nn.Linear(784, 512),
+    nn.ReLU(),
+    nn.Linear(512, 10),
+    nn.ReLU(),
+)
+""", 6, "a ReLU after the last layer clips the logits at 0, and clipped logits get no gradient"),
+}
+
+
+def accuracy_in_batches(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    """Accuracy in [0, 1] over (X, y) fed in batches of ``batch_size``, without gradients and *without* changing the mode."""
+    check_hyperparameters(batch_size=batch_size)
+    device = model_device(model)
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            output = model(X[start:start + batch_size].to(device))
+            correct += (output.argmax(dim=1).cpu() == y[start:start + batch_size]).sum().item()
+    return correct / len(X)

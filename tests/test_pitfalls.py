@@ -1,0 +1,163 @@
+"""Lesson 06's helpers reproduce each mistake faithfully; its self-checks accept right and reject wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from lessons_src import set_seed
+from lessons_src.checks import check_buggy_line, check_fixed_evaluate, check_fixed_labels
+from lessons_src.models import SeedModel
+from lessons_src.pitfalls import (
+    BUGGY_SNIPPETS,
+    STEP_ORDERS,
+    DropoutBatchNormMLP,
+    TrainConfig,
+    accuracy_in_batches,
+    loss_per_batch_and_per_example,
+    saved_tensor_bytes,
+    sort_by_class,
+    train_steps,
+    tutorial_mlp,
+)
+from lessons_src.training import TensorLoader, evaluate
+
+
+def _toy(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 20, generator=generator), torch.randint(0, 3, (n,), generator=generator)
+
+
+def _run(order: str, steps: int | None = None) -> tuple[list[float], nn.Module]:
+    set_seed(0)
+    model = SeedModel()
+    X, y = _toy()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return train_steps(model, TensorLoader(X, y, 16), nn.CrossEntropyLoss(), optimizer, order=order,
+                       max_steps=steps), model
+
+
+def test_relu_on_logits_changes_only_the_output_and_keeps_the_initial_weights():
+    set_seed(0)
+    plain = tutorial_mlp()
+    set_seed(0)
+    clipped = tutorial_mlp(relu_on_logits=True)
+    assert all(torch.equal(p, q) for p, q in zip(plain.parameters(), clipped.parameters(), strict=True))
+    X = torch.randn(8, 1, 28, 28)
+    assert torch.equal(clipped(X), torch.relu(plain(X))) and (plain(X) < 0).any()
+
+
+def test_zero_grad_order_is_harmless_and_forgetting_it_is_not():
+    before, model_before = _run("zero_backward_step")
+    after, model_after = _run("backward_step_zero")
+    forgot, _ = _run("no_zero_grad")
+    assert before == after and len(before) == 6
+    assert all(torch.equal(p, q) for p, q in zip(model_before.parameters(), model_after.parameters(), strict=True))
+    assert forgot[:2] == before[:2] and forgot[2] != before[2]
+    assert len(_run("no_zero_grad", steps=4)[0]) == 4
+
+
+def test_train_steps_rejects_an_unknown_order():
+    assert set(STEP_ORDERS) == {"zero_backward_step", "backward_step_zero", "no_zero_grad"}
+    with pytest.raises(ValueError, match="order must be one of"):
+        _run("step_first")
+
+
+def test_loss_divided_by_examples_is_smaller_by_examples_per_batch():
+    set_seed(0)
+    model, (X, y) = SeedModel(), _toy(100)
+    loader = TensorLoader(X, y, 16)  # 7 batches, the last of 4
+    per_batch, per_example = loss_per_batch_and_per_example(model, loader, nn.CrossEntropyLoss())
+    assert per_batch / per_example == pytest.approx(100 / 7)
+    assert per_batch == pytest.approx(evaluate(model, loader, nn.CrossEntropyLoss())[0], rel=1e-6)
+
+
+def test_sort_by_class_is_a_stable_sort_of_the_pairs():
+    X = torch.arange(6.0)
+    y = torch.tensor([2, 0, 1, 0, 2, 1])
+    X_sorted, y_sorted = sort_by_class(X, y)
+    assert y_sorted.tolist() == [0, 0, 1, 1, 2, 2] and X_sorted.tolist() == [1, 3, 2, 5, 0, 4]
+
+
+def test_saved_tensor_bytes_counts_the_graph_only_with_gradients():
+    layer = nn.Linear(10, 5)
+    X = torch.randn(4, 10)
+    with_grad = saved_tensor_bytes(lambda: layer(X))
+    with torch.no_grad():
+        without = saved_tensor_bytes(lambda: layer(X))
+    assert with_grad >= 4 * 10 * 4 and without == 0
+
+
+def test_dropout_batchnorm_model_and_accuracy_in_batches_keep_the_mode():
+    set_seed(0)
+    model = DropoutBatchNormMLP()
+    X, y = torch.randn(30, 1, 28, 28), torch.randint(0, 10, (30,))
+    model.eval()
+    full = (model(X).argmax(dim=1) == y).float().mean().item()
+    assert accuracy_in_batches(model, X, y, 7) == pytest.approx(full) and not model.training
+    model.train()
+    accuracy_in_batches(model, X, y, 10)
+    assert model.training
+    with pytest.raises(ValueError, match="p must be in"):
+        DropoutBatchNormMLP(p=1.0)
+
+
+def test_train_config_is_frozen_and_checked():
+    config = TrainConfig(lr=0.1, batch_size=64, num_epochs=10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.num_epoch = 5
+    with pytest.raises(ValueError, match="lr must be"):
+        TrainConfig(lr=-1.0, batch_size=64, num_epochs=10)
+
+
+@pytest.mark.parametrize("name", list(BUGGY_SNIPPETS))
+def test_each_snippet_names_an_existing_line_and_the_check_knows_it(name):
+    code, line, why = BUGGY_SNIPPETS[name]
+    assert 1 <= line <= len(code.splitlines()) and why
+    right, wrong = check_buggy_line(name, line), check_buggy_line(name, line % len(code.splitlines()) + 1)
+    assert right and repr(right).startswith("✓")
+    assert not wrong and "Hint" in repr(wrong)
+    assert not check_buggy_line(name, ...) and not check_buggy_line(name, "4") and not check_buggy_line(name, 99)
+
+
+def test_check_buggy_line_rejects_an_unknown_snippet():
+    with pytest.raises(ValueError, match="snippet must be one of"):
+        check_buggy_line("optimizer", 1)
+
+
+def test_check_fixed_labels():
+    assert check_fixed_labels(lambda y: y.squeeze(1).long())
+    assert check_fixed_labels(lambda y: y.reshape(-1).long())
+    for wrong in (lambda y: y.long(), lambda y: y.squeeze(1), lambda y: y.reshape(500).long(),
+                  lambda y: torch.zeros(len(y), dtype=torch.int64), lambda y: ...):
+        result = check_fixed_labels(wrong)
+        assert not result and repr(result).startswith("✗")
+
+
+def _evaluate_variant(*, eval_mode=True, no_grad=True, per_example=False, axis=1):
+    def fn(model, loader, loss_fn):
+        if eval_mode:
+            model.eval()
+        total, correct, count, batches = 0.0, 0, 0, 0
+        with torch.set_grad_enabled(not no_grad):
+            for X, y in loader:
+                output = model(X)
+                total += loss_fn(output, y).item()
+                correct += (output.argmax(axis) == y).sum().item() if axis == 1 else 0
+                count, batches = count + len(y), batches + 1
+        return total / (count if per_example else batches), correct / count
+    return fn
+
+
+def test_check_fixed_evaluate_accepts_right_and_names_each_mistake():
+    assert check_fixed_evaluate(evaluate)
+    assert check_fixed_evaluate(_evaluate_variant())
+    cases = {"gradients on": _evaluate_variant(no_grad=False), "training mode": _evaluate_variant(eval_mode=False),
+             "number of examples": _evaluate_variant(per_example=True), "accuracy": _evaluate_variant(axis=0),
+             "no answer yet": None}
+    for phrase, fn in cases.items():
+        result = check_fixed_evaluate(fn)
+        assert not result and phrase in repr(result), (phrase, repr(result))
