@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ipywidgets
 import matplotlib.figure
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 from matplotlib.axes import Axes
 
 from lessons_src.descent import critical_momentum, distances_to, gd_rate, momentum_rate
@@ -234,7 +237,9 @@ class LiveCurve:
     """Loss and accuracy lines that redraw after every epoch: ``fit(..., on_epoch_end=LiveCurve(fig))``.
 
     A thin shell: it keeps three lines and, when called with a History, moves them with
-    ``set_data`` and redraws the canvas at once (so an ipympl figure updates while training runs).
+    ``set_data`` and redraws. A live (ipympl) canvas redraws in place; with the inline backend
+    the figure is shown once and that same output is replaced after each epoch, so the curve
+    also fills in, and stays, in a static export.
     """
 
     def __init__(self, fig: matplotlib.figure.Figure) -> None:
@@ -244,9 +249,16 @@ class LiveCurve:
         (self.train_line,) = self.ax_loss.plot([], [], "o-", label="train")
         (self.test_line,) = self.ax_loss.plot([], [], "s--", label="test")
         (self.accuracy_line,) = self.ax_accuracy.plot([], [], "o-", color="tab:green")
-        self.ax_loss.set(xlabel="epoch", ylabel="loss (mean over batches)")
-        self.ax_accuracy.set(xlabel="epoch", ylabel="test accuracy (%)")
+        self.ax_loss.set(xlabel="epoch", ylabel="loss (mean over batches)", xlim=(0.5, 1.5), ylim=(0, 2.5))
+        self.ax_accuracy.set(xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, 1.5), ylim=(0, 100))
         self.ax_loss.legend(fontsize=8)
+        for ax in (self.ax_loss, self.ax_accuracy):
+            ax.set_autoscale_on(True)  # the limits above only frame the empty plot
+        fig.tight_layout()
+        self._output = None
+        if not isinstance(fig.canvas, ipywidgets.DOMWidget):
+            self._output = display(fig, display_id=True)
+            plt.close(fig)  # shown through the handle above, not again at the end of the cell
 
     def __call__(self, history) -> None:
         """Show every epoch of ``history`` so far."""
@@ -257,7 +269,10 @@ class LiveCurve:
         for ax in (self.ax_loss, self.ax_accuracy):
             ax.relim()
             ax.autoscale_view()
-        self.fig.canvas.draw()  # draw now: ipympl sends the new image while the cell still runs
+        if self._output is None:
+            self.fig.canvas.draw()  # draw now: ipympl sends the new image while the cell still runs
+        else:
+            self._output.update(self.fig)
 
 
 # --- lesson 04: mini-batches --------------------------------------------------------------------

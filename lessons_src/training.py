@@ -271,7 +271,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn
         where = "after" if history.num_epochs == epoch + 1 else "during"
         history.interrupted = f"{where} epoch {epoch + 1}"
         warnings.warn(f"training interrupted {history.interrupted}: the model keeps the weights it "
-                      f"reached and the History its {history.num_epochs} complete epochs; "
+                      f"reached, the History the {history.num_epochs} complete epoch(s); "
                       "fit(..., history=history) resumes.", stacklevel=2)
     finally:
         epochs.close()

@@ -1,0 +1,99 @@
+"""Seconds per training epoch of the tutorial model at batch 64: DataLoader + ToTensor vs TensorLoader;
+and the training time of lesson 05's good recipe (7 epochs to about 89 %).
+
+Both loaders serve the same shuffled order (one EpochSampler seed), start from the same weights
+and must give the same losses; the script checks that and reports the speed-up. Epoch times are
+the median of a few epochs; run on an otherwise idle machine (the load average is reported).
+Run: .venv/bin/python bench/training_speed.py [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from lessons_src import set_seed
+from lessons_src.data import load_fashion_mnist, normalize, to_tensors
+from lessons_src.models import TutorialMLP
+from lessons_src.training import EpochSampler, TensorLoader, evaluate, fit, train_epoch
+
+
+def epoch_seconds(loader, state: dict, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``repeats`` epochs from the same start weights; the first epoch's losses."""
+    samples, first_losses = [], None
+    for _ in range(repeats):
+        model = TutorialMLP()
+        model.load_state_dict(state)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+        loader.sampler.set_epoch(0)  # the same order every repeat
+        start = time.perf_counter()
+        losses = train_epoch(model, loader, nn.CrossEntropyLoss(), optimizer)
+        samples.append(time.perf_counter() - start)
+        first_losses = first_losses or losses
+    return samples, first_losses
+
+
+def good_recipe(X, y, X_test, y_test, seed: int = 0):
+    """Lesson 05's good recipe (section 8): its History, whose seconds are the training passes only."""
+    set_seed(seed)
+    model = TutorialMLP()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[6], gamma=0.1)
+    return fit(model, TensorLoader(normalize(X), y, 128, shuffle=True, seed=seed),
+               TensorLoader(normalize(X_test), y_test, 1000), nn.CrossEntropyLoss(), optimizer, 7,
+               scheduler=scheduler)
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
+    train_set, test_set = load_fashion_mnist()
+    start = time.perf_counter()
+    X, y = to_tensors(train_set)
+    X_test, y_test = to_tensors(test_set)
+    to_tensors_seconds = time.perf_counter() - start
+    set_seed(0)
+    state = TutorialMLP().state_dict()
+    data_loader = DataLoader(train_set, batch_size=64, sampler=EpochSampler(len(train_set), seed=0))
+    tensor_loader = TensorLoader(X, y, 64, shuffle=True, seed=0)
+    slow, slow_losses = epoch_seconds(data_loader, state, args.repeats)
+    fast, fast_losses = epoch_seconds(tensor_loader, state, args.repeats)
+    max_diff = (torch.tensor(slow_losses) - torch.tensor(fast_losses)).abs().max().item()
+    model = TutorialMLP()
+    timings = {}
+    for name, loader in (("DataLoader + ToTensor", DataLoader(test_set, batch_size=64)),
+                         ("TensorLoader", TensorLoader(X_test, y_test, 64))):
+        start = time.perf_counter()
+        evaluate(model, loader, nn.CrossEntropyLoss())
+        timings[name] = round(time.perf_counter() - start, 2)
+    good = good_recipe(X, y, X_test, y_test)
+    return {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                   f"torch {torch.__version__}, {args.threads} threads",
+        "load average (1 min) before / after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "to_tensors, train + test (s)": round(to_tensors_seconds, 2),
+        "train epoch, DataLoader + ToTensor (s): median, min": [round(statistics.median(slow), 2), round(min(slow), 2)],
+        "train epoch, TensorLoader (s): median, min": [round(statistics.median(fast), 2), round(min(fast), 2)],
+        "speed-up (medians)": round(statistics.median(slow) / statistics.median(fast), 1),
+        "max |loss difference| over the epoch's 938 steps": max_diff,
+        "test pass at batch 64 (s)": timings,
+        "good recipe: training seconds for 7 epochs (evaluation excluded)": round(good.total_seconds, 1),
+        "good recipe: seconds per epoch": [round(s, 2) for s in good.seconds],
+        "good recipe: test accuracy % after 7 epochs": round(100 * good.test_accuracy[-1], 2),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
