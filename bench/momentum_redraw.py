@@ -12,25 +12,16 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
-import time
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from timing import median_ms  # noqa: E402  (bench/timing.py)
+
 from lessons_src.widgets import MomentumExplorer, OptimizerComparison  # noqa: E402
 
 REPEATS = 40
-
-
-def median_ms(action, values) -> float:
-    samples = []
-    for value in values:
-        start = time.perf_counter()
-        action(value)
-        samples.append(time.perf_counter() - start)
-    return 1000 * statistics.median(samples)
 
 
 def measure_explorer() -> dict[str, float]:
