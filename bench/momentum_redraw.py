@@ -63,5 +63,5 @@ if __name__ == "__main__":
     report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "momentum explorer, ravine, 100 steps (ms)": measure_explorer(),
               "optimizer comparison, all five, ravine, 100 steps (ms)": measure_comparison("ravine"),
-              "optimizer comparison, all five, Rosenbrock, 300 steps (ms)": measure_comparison("rosenbrock")}
+              "optimizer comparison, all five, Rosenbrock, 200 steps (ms)": measure_comparison("rosenbrock")}
     print(json.dumps(report, indent=2, ensure_ascii=False))

@@ -464,7 +464,7 @@ COMPARISON_SETTINGS = {
                                                  "rmsprop": 0.3, "adam": 0.5}},
     "ravine": {"num_steps": 100, "lr": {"sgd": 0.09, "momentum": 0.02, "nesterov": 0.02,
                                          "rmsprop": 0.1, "adam": 0.2}},
-    "rosenbrock": {"num_steps": 300, "lr": {"sgd": 0.0012, "momentum": 0.0012, "nesterov": 0.0012,
+    "rosenbrock": {"num_steps": 200, "lr": {"sgd": 0.0012, "momentum": 0.0012, "nesterov": 0.0012,
                                              "rmsprop": 0.05, "adam": 0.2}},
     "two_minima": {"num_steps": 100, "lr": {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05,
                                              "rmsprop": 0.03, "adam": 0.1}},
