@@ -106,7 +106,36 @@ def step_axis_limit(num_steps: int) -> int:
     return next((limit for limit in STEP_AXIS_LIMITS if limit >= num_steps), int(num_steps))
 
 
-class LossSurfaceExplorer:
+class Explorer:
+    """What every explorer shares: a control moved while others are being set (``_holding``) waits,
+    any other recomputes; a redraw blits, or draws in full after the axes changed; displaying the
+    explorer shows its ``widget``. Subclasses provide ``update``, ``_use_surface`` and ``widget``.
+    """
+
+    _holding = False
+    _full_redraw = True
+
+    def _blitters(self) -> list[Blitter]:
+        return [self.blitter]
+
+    def _on_control(self, change) -> None:
+        if not self._holding:
+            self.update()
+
+    def _on_surface(self, change) -> None:
+        self._use_surface(get_surface(change["new"]))
+        self.update()
+
+    def _redraw(self) -> None:
+        for blitter in self._blitters():
+            blitter.refresh(full=self._full_redraw)
+        self._full_redraw = False
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+class LossSurfaceExplorer(Explorer):
     """Gradient descent on a 2-D loss surface: contour + path, loss vs step, and a 3-D view."""
 
     def __init__(self, surface: str = "seed_quadratic", *, show_3d: bool = True) -> None:
@@ -156,13 +185,8 @@ class LossSurfaceExplorer:
         return run_descent(self.surface, self.start, self.lr_slider.value, self.steps_slider.value)
 
     # --- callbacks --------------------------------------------------------------------------------
-    def _on_control(self, change) -> None:
-        if not self._holding:
-            self.update()
-
-    def _on_surface(self, change) -> None:
-        self._use_surface(get_surface(change["new"]))
-        self.update()
+    def _blitters(self) -> list[Blitter]:
+        return [self.blitter] if self.blitter3d is None else [self.blitter, self.blitter3d]
 
     def _on_view(self, change) -> None:
         if self.ax3d is not None:
@@ -248,10 +272,7 @@ class LossSurfaceExplorer:
         """Recompute from the controls, move the artists, redraw; returns the path shown."""
         self.path = self.compute()
         self.show(self.path)
-        self.blitter.refresh(full=self._full_redraw)
-        if self.blitter3d is not None:
-            self.blitter3d.refresh(full=self._full_redraw)
-        self._full_redraw = False
+        self._redraw()
         return self.path
 
     # --- display ----------------------------------------------------------------------------------
@@ -272,8 +293,6 @@ class LossSurfaceExplorer:
             self._widget = widgets.VBox([controls, widgets.Box(panels, layout=wrap)])
         return self._widget
 
-    def _ipython_display_(self) -> None:
-        display(self.widget)
 
 
 # --- lesson 03: momentum on a quadratic, and torch.optim's optimizers side by side --------------
@@ -299,7 +318,7 @@ def describe_rates(surface: Surface, lr: float, momentum: float) -> str:
             f"momentum {say(heavy)} | {star}")
 
 
-class MomentumExplorer:
+class MomentumExplorer(Explorer):
     """Plain GD and heavy-ball momentum on a quadratic: paths, distance to the minimum, theory."""
 
     def __init__(self, surface: str = "ravine") -> None:
@@ -352,14 +371,6 @@ class MomentumExplorer:
         """Set γ to the critical damping γ* (what the button does); returns it."""
         self.momentum_slider.value = self.critical_momentum()
         return self.momentum_slider.value
-
-    def _on_control(self, change) -> None:
-        if not self._holding:
-            self.update()
-
-    def _on_surface(self, change) -> None:
-        self._use_surface(get_surface(change["new"]))
-        self.update()
 
     def _use_surface(self, surface: Surface) -> None:
         """Draw the static layers for ``surface`` and create the artists that updates move."""
@@ -434,8 +445,7 @@ class MomentumExplorer:
         """Recompute from the controls, move the artists, redraw; returns (GD path, momentum path)."""
         self.paths = self.compute()
         self.show(self.paths)
-        self.blitter.refresh(full=self._full_redraw)
-        self._full_redraw = False
+        self._redraw()
         return self.paths
 
     @property
@@ -450,8 +460,6 @@ class MomentumExplorer:
             self._widget = widgets.VBox([controls, _canvas_or_output(self.fig)])
         return self._widget
 
-    def _ipython_display_(self) -> None:
-        display(self.widget)
 
 
 OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov",
@@ -485,7 +493,7 @@ def describe_runs(paths: dict[str, DescentPath], surface: Surface) -> str:
     return "<br>".join(lines) or "tick at least one optimizer"
 
 
-class OptimizerComparison:
+class OptimizerComparison(Explorer):
     """torch.optim's SGD, momentum, Nesterov, RMSprop and Adam stepping a 2-D tensor: paths overlaid."""
 
     def __init__(self, surface: str = "ravine",
@@ -554,14 +562,6 @@ class OptimizerComparison:
         """The pure results the figure shows: one path per ticked optimizer."""
         return {name: self.path(name) for name in self.selected}
 
-    def _on_control(self, change) -> None:
-        if not self._holding:
-            self.update()
-
-    def _on_surface(self, change) -> None:
-        self._use_surface(get_surface(change["new"]))
-        self.update()
-
     def _use_surface(self, surface: Surface) -> None:
         """Reset the controls to the surface's settings, draw its static layers, create the artists."""
         preset = COMPARISON_SETTINGS[surface.name]
@@ -617,8 +617,7 @@ class OptimizerComparison:
         """Recompute from the controls, move the artists, redraw; returns the paths shown."""
         self.paths = self.compute()
         self.show(self.paths)
-        self.blitter.refresh(full=self._full_redraw)
-        self._full_redraw = False
+        self._redraw()
         return self.paths
 
     @property
@@ -631,8 +630,6 @@ class OptimizerComparison:
             self._widget = widgets.HBox([controls, _canvas_or_output(self.fig)])
         return self._widget
 
-    def _ipython_display_(self) -> None:
-        display(self.widget)
 
 
 # --- lesson 04: the noise of a mini-batch gradient -------------------------------------------------
@@ -653,7 +650,7 @@ def describe_cloud(cloud: NoiseCloud, num_samples: int) -> str:
             f"{cloud.share_downhill:.0%} of the batch gradients point downhill (g_B·∇L > 0)")
 
 
-class NoiseCloudExplorer:
+class NoiseCloudExplorer(Explorer):
     """Gradients of many seeded mini-batches at one point of the breast-cancer logistic regression.
 
     Left: each dot is one batch's gradient (∂L/∂w, ∂L/∂b), the ellipse is two standard deviations
@@ -762,8 +759,7 @@ class NoiseCloudExplorer:
         """Recompute from the controls, move the artists, redraw; returns the cloud shown."""
         self.cloud = self.compute()
         self.show(self.cloud)
-        self.blitter.refresh(full=self._full_redraw)
-        self._full_redraw = False
+        self._redraw()
         return self.cloud
 
     @property
@@ -774,5 +770,3 @@ class NoiseCloudExplorer:
             self._widget = widgets.VBox([controls, _canvas_or_output(self.fig)])
         return self._widget
 
-    def _ipython_display_(self) -> None:
-        display(self.widget)
