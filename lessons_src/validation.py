@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 __all__ = [
-    "as_real", "as_int", "as_point", "check_hyperparameters", "check_finite_tensor",
-    "check_class_labels", "MAX_STEPS",
+    "as_real", "as_int", "as_point", "validate_hyperparameters", "require_finite",
+    "require_class_labels", "MAX_STEPS",
 ]
 
 # The most steps any loop of the course runs in one call (2-D descent, torch.optim on a surface,
@@ -77,7 +77,7 @@ def as_point(name: str, value: Any) -> np.ndarray:
     return point
 
 
-def check_hyperparameters(*, lr: Any = None, batch_size: Any = None, num_epochs: Any = None,
+def validate_hyperparameters(*, lr: Any = None, batch_size: Any = None, num_epochs: Any = None,
                           momentum: Any = None, num_steps: Any = None) -> None:
     """Raise ValueError naming the first argument outside its allowed range; None means unchecked."""
     if lr is not None:
@@ -93,7 +93,7 @@ def check_hyperparameters(*, lr: Any = None, batch_size: Any = None, num_epochs:
                remedy="split a longer run into several calls")
 
 
-def check_finite_tensor(name: str, tensor: torch.Tensor) -> torch.Tensor:
+def require_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
     """``tensor`` unchanged if every entry is finite, else ValueError counting the bad entries."""
     if tensor.is_floating_point() or tensor.is_complex():
         bad = int((~torch.isfinite(tensor)).sum())
@@ -103,7 +103,7 @@ def check_finite_tensor(name: str, tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def check_class_labels(y: torch.Tensor, num_examples: int | None = None,
+def require_class_labels(y: torch.Tensor, num_examples: int | None = None,
                        num_classes: int | None = None, *, name: str = "labels") -> torch.Tensor:
     """``y`` unchanged if it holds class indices: integer dtype, shape (N,), values in [0, C)."""
     if y.dim() == 2 and y.shape[1] > 1:

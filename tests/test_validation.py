@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lessons_src.validation import (
-    MAX_STEPS, as_int, as_point, as_real, check_class_labels, check_finite_tensor, check_hyperparameters,
+    MAX_STEPS, as_int, as_point, as_real, require_class_labels, require_finite, validate_hyperparameters,
 )
 
 
@@ -22,7 +22,7 @@ def test_any_real_number_type_is_accepted(value):
                                    torch.tensor([0.1, 0.2])])
 def test_lr_refuses_bools_non_finite_and_non_numbers(value):
     with pytest.raises(ValueError, match=r"^lr must be a finite number > 0, got"):
-        check_hyperparameters(lr=value)
+        validate_hyperparameters(lr=value)
 
 
 @pytest.mark.parametrize("value", [64, np.int64(64), np.int32(64), torch.tensor(64)])
@@ -33,19 +33,19 @@ def test_any_integer_type_is_a_batch_size(value):
 @pytest.mark.parametrize("value", [True, 64.0, 0, -3, "64"])
 def test_batch_size_refuses_bools_floats_and_small_values(value):
     with pytest.raises(ValueError, match=r"^batch_size must be an int >= 1"):
-        check_hyperparameters(batch_size=value)
+        validate_hyperparameters(batch_size=value)
 
 
 def test_num_steps_has_a_documented_maximum():
-    check_hyperparameters(num_steps=MAX_STEPS)
+    validate_hyperparameters(num_steps=MAX_STEPS)
     with pytest.raises(ValueError, match="split a longer run"):
-        check_hyperparameters(num_steps=MAX_STEPS + 1)
+        validate_hyperparameters(num_steps=MAX_STEPS + 1)
 
 
 def test_momentum_range_is_half_open():
-    check_hyperparameters(momentum=0.0)
+    validate_hyperparameters(momentum=0.0)
     with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\)"):
-        check_hyperparameters(momentum=1.0)
+        validate_hyperparameters(momentum=1.0)
 
 
 def test_points_must_be_two_finite_numbers():
@@ -56,9 +56,9 @@ def test_points_must_be_two_finite_numbers():
 
 
 def test_non_finite_tensor_is_named_and_counted():
-    check_finite_tensor("X", torch.ones(3))
+    require_finite("X", torch.ones(3))
     with pytest.raises(ValueError, match=r"X holds 2 NaN or infinite"):
-        check_finite_tensor("X", torch.tensor([1.0, math.nan, math.inf]))
+        require_finite("X", torch.tensor([1.0, math.nan, math.inf]))
 
 
 @pytest.mark.parametrize("y, message", [
@@ -69,9 +69,9 @@ def test_non_finite_tensor_is_named_and_counted():
 ])
 def test_class_labels_say_what_to_do(y, message):
     with pytest.raises(ValueError, match=message):
-        check_class_labels(y, num_classes=10)
+        require_class_labels(y, num_classes=10)
 
 
 def test_class_labels_count_must_match():
     with pytest.raises(ValueError, match="one label per example: 5 examples, 4 labels"):
-        check_class_labels(torch.zeros(4, dtype=torch.long), num_examples=5)
+        require_class_labels(torch.zeros(4, dtype=torch.long), num_examples=5)
