@@ -70,7 +70,11 @@ c.Authenticator.admin_users = {settings["admin"]}
 # -- one JupyterLab per student, as that student
 c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [settings["student_python"], "-m", "jupyterhub.singleuser"]
-c.Spawner.args = ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+c.Spawner.args = [
+    "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    # a kernel whose notebook tab was closed (no connection) and that sat idle 20 min gives its memory back
+    "--MappingKernelManager.cull_idle_timeout=1200", "--MappingKernelManager.cull_interval=120",
+]
 c.Spawner.notebook_dir = "~"
 c.Spawner.default_url = "/lab/tree/course/notebooks"
 c.Spawner.env_keep = ["LANG", "LC_ALL"]
