@@ -221,10 +221,23 @@ def default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def serve(args: argparse.Namespace) -> int:
-    require_root("serve")
+def check_serve_arguments(args: argparse.Namespace) -> None:
+    """ValueError naming the option and its range for a bad --port, --class-size or --cull-idle."""
+    from lessons_src.validation import as_int
+
+    as_int("--port", args.port, low=1, high=65535, remedy="pick a free port, e.g. 8000")
+    as_int("--class-size", args.class_size, low=0, remedy="0 means every student on the roster")
+    as_int("--cull-idle", args.cull_idle, low=10, remedy="seconds without activity before a server stops")
     if bool(args.ssl_cert) != bool(args.ssl_key):
         raise HubError("--ssl-cert and --ssl-key go together; pass both or neither")
+    for option, path in (("--ssl-cert", args.ssl_cert), ("--ssl-key", args.ssl_key)):
+        if path and not Path(path).is_file():
+            raise HubError(f"{option} {path}: no such file")
+
+
+def serve(args: argparse.Namespace) -> int:
+    require_root("serve")
+    check_serve_arguments(args)
     state = prepare_state(args.state)
     lock = lock_state(state)
     klass = load_class(state)

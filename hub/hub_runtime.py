@@ -37,10 +37,9 @@ def usable_cores() -> int:
 
 def threads_per_student(cores: int, class_size: int) -> int:
     """Threads per student kernel: ``max(1, cores // class_size)``; both arguments >= 1."""
-    for name, value in (("cores", cores), ("class_size", class_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return max(1, cores // class_size)
+    from lessons_src.validation import as_int  # imports torch: not at module level (the hub loads this module)
+
+    return max(1, as_int("cores", cores, low=1) // as_int("class_size", class_size, low=1))
 
 
 def thread_environment(threads: int) -> dict[str, str]:
