@@ -254,18 +254,16 @@ def serve(args: argparse.Namespace) -> int:
           f"({settings['cores']} cores / class of {settings['class_size']}); idle servers stop after "
           f"{args.cull_idle} s. Ctrl-C stops the hub and every server.", flush=True)
     env = os.environ | {"COURSE_HUB_SETTINGS": str(state / "serve.json"), "COURSE_HUB_INSTANCE": settings["instance"]}
+    stopping: list[float] = []  # when the first Ctrl-C / SIGTERM arrived
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.append(time.monotonic()))
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(time.monotonic()))
     hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(HUB_DIR / "jupyterhub_config.py")],
                            cwd=state, env=env, start_new_session=True, preexec_fn=default_signals)
-    stopping: list[float] = []
-
-    def request_stop(signum, frame):
-        if not stopping:
-            stopping.append(time.monotonic())
-            hub.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    asked = False
     while hub.poll() is None:
+        if stopping and not asked:
+            hub.send_signal(signal.SIGTERM)  # once: the hub stops servers, services and proxy itself
+            asked = True
         if stopping and time.monotonic() - stopping[0] > STOP_GRACE_S:
             hub.kill()
         time.sleep(0.2)
