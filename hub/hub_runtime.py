@@ -37,7 +37,8 @@ def usable_cores() -> int:
 
 def threads_per_student(cores: int, class_size: int) -> int:
     """Threads per student kernel: ``max(1, cores // class_size)``; both arguments >= 1."""
-    from lessons_src.validation import as_int  # imports torch: not at module level (the hub loads this module)
+    # imported here, not at the top: it imports torch, and the hub process loads this module
+    from lessons_src.validation import as_int
 
     return max(1, as_int("cores", cores, low=1) // as_int("class_size", class_size, low=1))
 
