@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -258,8 +259,16 @@ def test_login_form_lets_the_right_password_in_and_refuses_a_wrong_one(client, c
     refused = client.StudentSession(classroom.hub.base, name).login("not-" + classroom.klass.passwords[name])
     assert refused.status_code == 403
     assert "jupyterhub-session-id" not in refused.cookies and "jupyterhub-hub-login" not in refused.cookies
-    accepted = client.StudentSession(classroom.hub.base, name).login(classroom.klass.passwords[name])
+    student = client.StudentSession(classroom.hub.base, name)
+    accepted = student.login(classroom.klass.passwords[name])
     assert accepted.status_code == 302 and accepted.headers["Location"].endswith(f"/user/{name}/lab")
+    student.request_token()
+    student.start_server()
+    lab = student.http.get(f"{student.server}/lab", timeout=60)  # through the hub's OAuth, as a browser
+    assert lab.status_code == 200 and lab.url.startswith(f"{student.server}/lab")
+    page = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab.text, re.S)
+    extensions = {e["name"] for e in json.loads(page.group(1))["federated_extensions"]}
+    assert {"jupyter-matplotlib", "@jupyter-widgets/jupyterlab-manager"} <= extensions  # live widgets load
 
     teacher = client.StudentSession(classroom.hub.base, classroom.klass.teacher)
     assert teacher.login(classroom.klass.passwords[classroom.klass.teacher]).status_code == 302
