@@ -340,6 +340,10 @@ def test_explorer_rejects_bad_arguments():
         NoiseCloudExplorer(num_batches=1)
 
 
+def test_the_largest_batch_size_offered_is_the_whole_data_set(explorer, cancer):
+    assert max(explorer.batch_slider.options) == cancer.num_samples
+
+
 def test_explorer_widget_holds_the_controls(explorer):
     children = explorer.widget.children
     assert explorer.batch_slider in children[0].children[0].children

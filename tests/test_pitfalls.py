@@ -63,9 +63,9 @@ def test_zero_grad_order_is_harmless_and_forgetting_it_is_not():
 
 
 def test_train_steps_rejects_an_unknown_order():
-    assert set(STEP_ORDERS) == {"zero_backward_step", "backward_step_zero", "no_zero_grad"}
     with pytest.raises(ValueError, match="order must be one of"):
         _run("step_first")
+    assert all(len(_run(order, steps=2)[0]) == 2 for order in STEP_ORDERS)  # each named order runs
 
 
 def test_loss_divided_by_examples_is_smaller_by_examples_per_batch():
