@@ -23,19 +23,21 @@ REPEATS = 40
 
 
 def measure(show_3d: bool) -> dict[str, float]:
-    explorer = LossSurfaceExplorer("seed_quadratic", show_3d=show_3d)
+    explorer = LossSurfaceExplorer("source_quadratic", show_3d=show_3d)
     explorer.fig.canvas.draw()
     if show_3d:
         explorer.fig3d.canvas.draw()
     lrs = [0.01 + 0.0015 * (i % 40) for i in range(REPEATS)]
     results = {
         "lr": median_ms(lambda v: setattr(explorer.lr_slider, "value", v), lrs),
-        "start w1": median_ms(lambda v: setattr(explorer.w1_slider, "value", v), [-6 + 0.25 * i for i in range(REPEATS)]),
+        "start w1": median_ms(lambda v: setattr(explorer.w1_slider, "value", v),
+                              [-6 + 0.25 * i for i in range(REPEATS)]),
         "steps": median_ms(lambda v: setattr(explorer.steps_slider, "value", v), [20 + i for i in range(REPEATS)]),
         "click on contour": median_ms(lambda v: explorer.set_start(v, -v), [-5 + 0.2 * i for i in range(REPEATS)]),
     }
     if show_3d:
-        results["3-D elevation"] = median_ms(lambda v: setattr(explorer.elev_slider, "value", v), range(10, 10 + REPEATS))
+        results["3-D elevation"] = median_ms(lambda v: setattr(explorer.elev_slider, "value", v),
+                                             range(10, 10 + REPEATS))
     explorer.surface_picker.value = "rosenbrock"  # 1000 steps: the heaviest path
     explorer.fig.canvas.draw()
     results["lr, Rosenbrock (1000 steps)"] = median_ms(

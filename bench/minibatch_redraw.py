@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 
 from timing import median_ms  # noqa: E402  (bench/timing.py)
 
-from lessons_src.widgets import NOISE_CLOUD_BATCH_SIZES, NoiseCloudExplorer  # noqa: E402
+from lessons_src.minibatch import NOISE_CLOUD_BATCH_SIZES  # noqa: E402
+from lessons_src.widgets import NoiseCloudExplorer  # noqa: E402
 
 REPEATS = 40
 BAR_MS = 50.0

@@ -23,8 +23,8 @@ from torch import nn
 
 from lessons_src import set_seed
 from lessons_src.data import load_fashion_mnist, to_tensors
-from lessons_src.minibatch import training_throughput
 from lessons_src.models import TutorialMLP
+from lessons_src.timing import training_throughput
 
 BATCH_SIZES = (1, 4, 16, 64, 256, 1024, 4096)
 OUTPUT = Path(__file__).with_suffix(".json")

@@ -1,6 +1,6 @@
-"""Seed 003's claim, measured: does BatchNorm2d(1) on the input add 5 % test accuracy?
+"""Source tutorial 003's claim, measured: does BatchNorm2d(1) on the input add 5 % test accuracy?
 
-The seed's network (784 → 128 → 10, no biases, log_softmax + NLLLoss), SGD lr 0.15 without
+That tutorial's network (784 → 128 → 10, no biases, log_softmax + NLLLoss), SGD lr 0.15 without
 momentum, batch 128, shuffled, 10 epochs, for several seeds and three inputs: raw pixels,
 raw pixels through BatchNorm2d(1), and pixels normalized once with the training set's mean and
 std. Every variant sees the same initial weights of the linear layers and the same batch order.
@@ -19,7 +19,7 @@ from torch import nn
 
 from lessons_src import set_seed
 from lessons_src.data import load_fashion_mnist, normalize, to_tensors
-from lessons_src.models import SeedFashionMLP
+from lessons_src.models import SourceFashionMLP
 from lessons_src.training import TensorLoader, fit
 
 VARIANTS = {"raw pixels": (False, False), "BatchNorm2d(1) on the input": (True, False),
@@ -32,7 +32,7 @@ def run(data, seed: int, batchnorm: bool, normalized: bool, num_epochs: int = 10
     if normalized:
         X, X_test = normalize(X), normalize(X_test)
     set_seed(seed)
-    model = SeedFashionMLP(input_batchnorm=batchnorm)
+    model = SourceFashionMLP(input_batchnorm=batchnorm)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.15)
     history = fit(model, TensorLoader(X, y, 128, shuffle=True, seed=seed), TensorLoader(X_test, y_test, 1000),
                   nn.NLLLoss(), optimizer, num_epochs)

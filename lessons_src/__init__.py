@@ -1,7 +1,10 @@
 """Shared helpers for the course on optimizing neural networks with PyTorch.
 
-Modules are organised by responsibility: ``surfaces`` and ``descent`` for 2-D toy problems,
-``data`` for FashionMNIST, ``models``, ``training``, ``plotting``, ``widgets`` and ``checks``.
+Modules are organised by responsibility: ``surfaces`` and ``descent`` for 2-D toy problems;
+``batches``, ``sample_losses`` and ``minibatch`` for mini-batches; ``timing``; ``data`` for
+FashionMNIST; ``models``, ``training``, ``pitfalls``; ``validation`` for argument checks;
+``plotting`` (static drawing) and ``readouts`` (text); ``live`` and ``widgets`` for the live
+explorers; ``checks`` for the exercises' self-checks; ``figures`` for the static figures.
 """
 
 from lessons_src.runtime import pick_device, set_seed

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from lessons_src.data import CLASS_NAMES
-from lessons_src.descent import critical_momentum, momentum_rate, seed_momentum_step
+from lessons_src.descent import critical_momentum, momentum_rate, velocity_momentum_step
 from lessons_src.pitfalls import BUGGY_SNIPPETS, DropoutBatchNormMLP
 from lessons_src.surfaces import get_surface
 from lessons_src.training import evaluate
@@ -35,6 +35,26 @@ class CheckResult:
         return self.message
 
 
+def _right(what: str, detail: str) -> CheckResult:
+    """A ✓ for ``what``, saying what was right."""
+    return CheckResult(True, f"✓ {what}: {detail}.")
+
+
+def _wrong(what: str, problem: str, hint: str) -> CheckResult:
+    """A ✗ for ``what``: what is wrong with the answer, then the hint."""
+    return CheckResult(False, f"✗ {what}: {problem}. Hint: {hint}")
+
+
+def _no_answer(what: str, hint: str, instead: str = "with your answer") -> CheckResult:
+    """The ✗ for an exercise whose ``...`` is still there."""
+    return _wrong(what, f"no answer yet. Replace `...` {instead}", hint)
+
+
+def _unanswered(value: Any) -> bool:
+    """Whether ``value`` is still the exercise's placeholder (``...``) or nothing at all."""
+    return value is None or value is Ellipsis
+
+
 def _as_array(value: Any) -> np.ndarray | None:
     """``value`` as a float array, or None if it is not numeric."""
     if isinstance(value, torch.Tensor):
@@ -49,8 +69,8 @@ def _as_array(value: Any) -> np.ndarray | None:
 def check_answer(answer: Any, expected: Any, *, what: str, hint: str, rtol: float = 1e-4,
                  atol: float = 1e-6) -> CheckResult:
     """Compare ``answer`` with ``expected`` (numbers, sequences, tensors or strings)."""
-    if answer is None or answer is Ellipsis:
-        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your answer. Hint: {hint}")
+    if _unanswered(answer):
+        return _no_answer(what, hint)
     if isinstance(expected, str):
         passed = isinstance(answer, str) and answer.strip().lower() == expected.lower()
     else:
@@ -62,8 +82,8 @@ def check_answer(answer: Any, expected: Any, *, what: str, hint: str, rtol: floa
             and bool(np.allclose(got, want, rtol=rtol, atol=atol))
         )
     if passed:
-        return CheckResult(True, f"✓ {what}: correct.")
-    return CheckResult(False, f"✗ {what}: not yet (you gave {answer!r}). Hint: {hint}")
+        return _right(what, "correct")
+    return _wrong(what, f"not yet (you gave {answer!r})", hint)
 
 
 def check_pixels_per_image(answer: Any) -> CheckResult:
@@ -103,34 +123,31 @@ def _autograd(loss_of_w, w: torch.Tensor) -> torch.Tensor:
 
 def _check_gradient_function(fn: Any, *, what: str, hint: str, args_of, reference) -> CheckResult:
     """Call the learner's ``fn(*args_of(case))`` on every seeded case and compare with ``reference``."""
-    if fn is None or fn is Ellipsis:
-        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your function. Hint: {hint}")
+    if _unanswered(fn):
+        return _no_answer(what, hint, "with your function")
     if not callable(fn):
-        return CheckResult(False, f"✗ {what}: expected a function, got {type(fn).__name__}. Hint: {hint}")
+        return _wrong(what, f"expected a function, got {type(fn).__name__}", hint)
     for case in _gradient_cases():
         args = args_of(*case)
         want = reference(*args)
         try:
             got = fn(*(arg.clone() for arg in args))
         except Exception as error:  # learner code may fail in any way; report it as a ✗, never crash
-            return CheckResult(False, f"✗ {what}: your function raised {type(error).__name__}: {error}. "
-                                      f"Hint: {hint}")
+            return _wrong(what, f"your function raised {type(error).__name__}: {error}", hint)
         if got is Ellipsis:
-            return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` in your function's "
-                                      f"return line. Hint: {hint}")
+            return _no_answer(what, hint, "in your function's return line")
         if got is None:
-            return CheckResult(False, f"✗ {what}: your function returned None; it should return a "
-                                      f"tensor of shape {tuple(want.shape)}. Hint: {hint}")
+            return _wrong(what, f"your function returned None; it should return a tensor of shape "
+                                f"{tuple(want.shape)}", hint)
         got_array = _as_array(got)
         if got_array is None or got_array.shape != tuple(want.shape):
             shape = None if got_array is None else got_array.shape
-            return CheckResult(False, f"✗ {what}: expected shape {tuple(want.shape)}, got {shape}. "
-                                      f"Hint: {hint}")
+            return _wrong(what, f"expected shape {tuple(want.shape)}, got {shape}", hint)
         if not check_answer(got, want, what=what, hint=hint):
             largest = float(np.nanmax(np.abs(got_array - want.numpy())))
-            return CheckResult(False, f"✗ {what}: shape is right but values differ from autograd "
-                                      f"(largest difference {largest:.3g}). Hint: {hint}")
-    return CheckResult(True, f"✓ {what}: matches autograd on every test case.")
+            return _wrong(what, f"shape is right but values differ from autograd (largest difference "
+                                f"{largest:.3g})", hint)
+    return _right(what, "matches autograd on every test case")
 
 
 def check_mse_gradient(fn: Any) -> CheckResult:
@@ -170,16 +187,16 @@ def check_tanh_hidden_gradient(fn: Any) -> CheckResult:
     )
 
 
-# --- lesson 01: gradient descent on the seeds' quadratic ----------------------------------------
+# --- lesson 01: gradient descent on the source tutorials' quadratic ----------------------------------------
 def check_gradient_at_2_minus_1(answer: Any) -> CheckResult:
-    """∇L at w = (2, −1) on the seeds' quadratic L = (2 − w1 − w2)² + (4 − 3·w1 − w2)²."""
-    return check_answer(answer, get_surface("seed_quadratic").grad((2.0, -1.0)), what="∇L(2, −1)",
+    """∇L at w = (2, −1) on the source tutorials' quadratic L = (2 − w1 − w2)² + (4 − 3·w1 − w2)²."""
+    return check_answer(answer, get_surface("source_quadratic").grad((2.0, -1.0)), what="∇L(2, −1)",
                         hint="∂L/∂w1 = −2(2 − w1 − w2) − 6(4 − 3w1 − w2); ∂L/∂w2 has −2 instead of −6.")
 
 
 def check_first_step(answer: Any) -> CheckResult:
-    """The point after one gradient step from (0, 0) with lr = 0.01 on the seeds' quadratic."""
-    expected = -0.01 * get_surface("seed_quadratic").grad((0.0, 0.0))
+    """The point after one gradient step from (0, 0) with lr = 0.01 on the source tutorials' quadratic."""
+    expected = -0.01 * get_surface("source_quadratic").grad((0.0, 0.0))
     return check_answer(answer, expected, what="first step from (0, 0)",
                         hint="compute ∇L(0, 0) first, then w − lr·∇L.")
 
@@ -194,9 +211,9 @@ def check_max_stable_lr_ravine(answer: Any) -> CheckResult:
 def check_velocity_after_two_steps(answer: Any) -> CheckResult:
     """The seeds' velocity v after two momentum steps from (0, 0), lr = 0.01, γ = 0.9, seeds' quadratic."""
 
-    surface, w, v = get_surface("seed_quadratic"), np.zeros(2), np.zeros(2)
+    surface, w, v = get_surface("source_quadratic"), np.zeros(2), np.zeros(2)
     for _ in range(2):
-        w, v = seed_momentum_step(w, v, surface.grad(w), 0.01, 0.9)
+        w, v = velocity_momentum_step(w, v, surface.grad(w), 0.01, 0.9)
     return check_answer(answer, v, what="velocity after two steps",
                         hint="v₁ = −η∇L(0, 0) and w₁ = v₁; then v₂ = γ·v₁ − η∇L(w₁), with ∇L taken at w₁.")
 
@@ -211,17 +228,16 @@ def check_fastest_momentum(answer: Any) -> CheckResult:
     hint = ("scan γ with momentum_rate, or find where the flattest direction is critically damped "
             "(the discriminant of z² − (1 + γ − ηλmin)·z + γ is zero).")
     what = f"fastest momentum for lr = {FASTEST_MOMENTUM_LR}"
-    if answer is None or answer is Ellipsis:
-        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your answer. Hint: {hint}")
+    if _unanswered(answer):
+        return _no_answer(what, hint)
     value = _as_array(answer)
     if value is None or value.shape != () or not (0 <= float(value) < 1):
-        return CheckResult(False, f"✗ {what}: expected one number in [0, 1), got {answer!r}. Hint: {hint}")
+        return _wrong(what, f"expected one number in [0, 1), got {answer!r}", hint)
     best = momentum_rate(FASTEST_MOMENTUM_LR, critical_momentum(FASTEST_MOMENTUM_LR, float(lams[0])), lams)
     rate = momentum_rate(FASTEST_MOMENTUM_LR, float(value), lams)
     if rate <= 1.005 * best:
-        return CheckResult(True, f"✓ {what}: correct (rate {rate:.4f} per step; the best is {best:.4f}).")
-    return CheckResult(False, f"✗ {what}: γ = {float(value):.4g} gives rate {rate:.4f} per step, "
-                              f"but {best:.4f} is possible. Hint: {hint}")
+        return _right(what, f"correct (rate {rate:.4f} per step; the best is {best:.4f})")
+    return _wrong(what, f"γ = {float(value):.4g} gives rate {rate:.4f} per step, but {best:.4f} is possible", hint)
 
 
 def check_equivalent_lr(answer: Any) -> CheckResult:
@@ -233,17 +249,16 @@ def check_equivalent_lr(answer: Any) -> CheckResult:
 # --- lesson 05: the training loop ---------------------------------------------------------------
 def _call_learner(fn: Any, what: str, hint: str, *args) -> tuple[Any, CheckResult | None]:
     """Call the learner's ``fn(*args)``; return (result, None), or (None, a ✗ explaining what went wrong)."""
-    if fn is None or fn is Ellipsis:
-        return None, CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with your function. Hint: {hint}")
+    if _unanswered(fn):
+        return None, _no_answer(what, hint, "with your function")
     if not callable(fn):
-        return None, CheckResult(False, f"✗ {what}: expected a function, got {type(fn).__name__}. Hint: {hint}")
+        return None, _wrong(what, f"expected a function, got {type(fn).__name__}", hint)
     try:
         result = fn(*args)
     except Exception as error:  # learner code may fail in any way; report it as a ✗, never crash
-        return None, CheckResult(False, f"✗ {what}: your function raised {type(error).__name__}: {error}. "
-                                        f"Hint: {hint}")
+        return None, _wrong(what, f"your function raised {type(error).__name__}: {error}", hint)
     if result is Ellipsis:
-        return None, CheckResult(False, f"✗ {what}: no answer yet. Replace `...` in your function. Hint: {hint}")
+        return None, _no_answer(what, hint, "in your function")
     return result, None
 
 
@@ -260,9 +275,8 @@ def check_accuracy_function(fn: Any) -> CheckResult:
         if failure is not None:
             return failure
         if not check_answer(got, want, what=what, hint=hint):
-            return CheckResult(False, f"✗ {what}: for {n} examples of {c} classes the accuracy is {want:.4g}, "
-                                      f"you gave {got!r}. Hint: {hint}")
-    return CheckResult(True, f"✓ {what}: correct on every test case.")
+            return _wrong(what, f"for {n} examples of {c} classes the accuracy is {want:.4g}, you gave {got!r}", hint)
+    return _right(what, "correct on every test case")
 
 
 def check_train_step(fn: Any) -> CheckResult:
@@ -295,8 +309,8 @@ def check_train_step(fn: Any) -> CheckResult:
             changed = not torch.allclose(learner.weight, weights[0])
             detail = ("the weights did not move" if not changed else
                       f"the weights after step {step} differ from a correct step's")
-            return CheckResult(False, f"✗ {what}: {detail}. Hint: {hint}")
-    return CheckResult(True, f"✓ {what}: three calls give exactly three correct SGD steps.")
+            return _wrong(what, detail, hint)
+    return _right(what, "three calls give exactly three correct SGD steps")
 
 
 def check_steps_per_epoch(answer: Any) -> CheckResult:
@@ -340,33 +354,31 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     if failure is not None:
         return failure
     if loader is None:
-        return CheckResult(False, f"✗ {what}: your function returned None; it should return the DataLoader. "
-                                  f"Hint: {hint}")
+        return _wrong(what, "your function returned None; it should return the DataLoader", hint)
     try:
         batches = list(loader)
     except TypeError:
-        return CheckResult(False, f"✗ {what}: got {type(loader).__name__}, which cannot be iterated. Hint: {hint}")
+        return _wrong(what, f"got {type(loader).__name__}, which cannot be iterated", hint)
     if len(batches) != 5:
-        return CheckResult(False, f"✗ {what}: 23 rows in batches of 5 make 5 batches, got {len(batches)}. Hint: {hint}")
+        return _wrong(what, f"23 rows in batches of 5 make 5 batches, got {len(batches)}", hint)
     for batch in batches:
         if not (isinstance(batch, (list, tuple)) and len(batch) == 2
                 and all(isinstance(t, torch.Tensor) for t in batch)):
-            return CheckResult(False, f"✗ {what}: each batch should be a pair of tensors (X, y). Hint: {hint}")
+            return _wrong(what, "each batch should be a pair of tensors (X, y)", hint)
         if batch[0].dtype != torch.float32 or batch[1].dtype != torch.float32:
-            return CheckResult(False, f"✗ {what}: got dtypes {batch[0].dtype} and {batch[1].dtype}, expected "
-                                      f"torch.float32 for both. Hint: {hint}")
+            return _wrong(what, f"got dtypes {batch[0].dtype} and {batch[1].dtype}, expected torch.float32 "
+                                "for both", hint)
     X = torch.cat([b[0] for b in batches]).double()
     y = torch.cat([b[1] for b in batches]).double()
     if X.shape != (23, 3) or y.shape != (23,):
-        return CheckResult(False, f"✗ {what}: expected features (23, 3) and labels (23,) over all batches, "
-                                  f"got {tuple(X.shape)} and {tuple(y.shape)}. Hint: {hint}")
+        return _wrong(what, f"expected features (23, 3) and labels (23,) over all batches, got {tuple(X.shape)} "
+                            f"and {tuple(y.shape)}", hint)
     rows = torch.cat([X, y[:, None]], dim=1).numpy()
     expected = np.column_stack([values, frame["target"].to_numpy()])
     order_got, order_want = np.lexsort(rows.T[::-1]), np.lexsort(expected.T[::-1])
     if not np.allclose(rows[order_got], expected[order_want], atol=1e-6):
-        return CheckResult(False, f"✗ {what}: the rows served are not the frame's rows (features first, "
-                                  f"then 'target'). Hint: {hint}")
-    return CheckResult(True, f"✓ {what}: 5 batches of float32 (X, y) holding every row once.")
+        return _wrong(what, "the rows served are not the frame's rows (features first, then 'target')", hint)
+    return _right(what, "5 batches of float32 (X, y) holding every row once")
 
 
 # --- lesson 06: classic mistakes ----------------------------------------------------------------
@@ -374,22 +386,23 @@ def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
     """Which line (counted from 1) of ``pitfalls.BUGGY_SNIPPETS[snippet]`` holds the bug?"""
     if snippet not in BUGGY_SNIPPETS:
         raise ValueError(f"snippet must be one of {tuple(BUGGY_SNIPPETS)}, got {snippet!r}")
-    code, line, why = BUGGY_SNIPPETS[snippet]
-    what, hint = f"the buggy line of {snippet!r}", "print the snippet with line numbers; the lesson's section on the same mistake shows the fix."
-    if answer is None or answer is Ellipsis:
-        return CheckResult(False, f"✗ {what}: no answer yet. Replace `...` with a line number. Hint: {hint}")
+    bug = BUGGY_SNIPPETS[snippet]
+    what = f"the buggy line of {snippet!r}"
+    hint = "print the snippet with line numbers; the lesson's section on the same mistake shows the fix."
+    if _unanswered(answer):
+        return _no_answer(what, hint, "with a line number")
     if isinstance(answer, bool) or not isinstance(answer, int | np.integer):
-        return CheckResult(False, f"✗ {what}: expected a line number (an int), got {answer!r}. Hint: {hint}")
-    if answer == line:
-        return CheckResult(True, f"✓ {what}: line {line}: {why}.")
-    num_lines = len(code.splitlines())
+        return _wrong(what, f"expected a line number (an int), got {answer!r}", hint)
+    if answer == bug.line:
+        return _right(what, f"line {bug.line}: {bug.why}")
+    num_lines = len(bug.code.splitlines())
     if not 1 <= answer <= num_lines:
-        return CheckResult(False, f"✗ {what}: the snippet has lines 1 to {num_lines}, got {answer}. Hint: {hint}")
-    return CheckResult(False, f"✗ {what}: line {answer} is fine. Hint: {hint}")
+        return _wrong(what, f"the snippet has lines 1 to {num_lines}, got {answer}", hint)
+    return _wrong(what, f"line {answer} is fine", hint)
 
 
 def check_fixed_labels(fn: Any) -> CheckResult:
-    """Does ``fn(y)`` turn seed-style float labels of shape (N, 1) into what CrossEntropyLoss wants: int64 (N,)?"""
+    """Does ``fn(y)`` turn the source tutorials' float labels (N, 1) into what CrossEntropyLoss wants: int64 (N,)?"""
     what = "labels for CrossEntropyLoss"
     hint = "class indices must be one integer per example: drop the extra dimension and convert to int64."
     generator = torch.Generator().manual_seed(6)
@@ -399,13 +412,13 @@ def check_fixed_labels(fn: Any) -> CheckResult:
         if failure is not None:
             return failure
         if not isinstance(got, torch.Tensor):
-            return CheckResult(False, f"✗ {what}: expected a tensor, got {type(got).__name__}. Hint: {hint}")
+            return _wrong(what, f"expected a tensor, got {type(got).__name__}", hint)
         if got.dtype != torch.int64 or tuple(got.shape) != (n,):
-            return CheckResult(False, f"✗ {what}: for labels of shape ({n}, 1) you returned {got.dtype} of shape "
-                                      f"{tuple(got.shape)}; expected torch.int64 of shape ({n},). Hint: {hint}")
+            return _wrong(what, f"for labels of shape ({n}, 1) you returned {got.dtype} of shape "
+                                f"{tuple(got.shape)}; expected torch.int64 of shape ({n},)", hint)
         if not torch.equal(got, labels.flatten().long()):
-            return CheckResult(False, f"✗ {what}: the values changed; each label must stay the same class. Hint: {hint}")
-    return CheckResult(True, f"✓ {what}: int64 of shape (N,), the same classes.")
+            return _wrong(what, "the values changed; each label must stay the same class", hint)
+    return _right(what, "int64 of shape (N,), the same classes")
 
 
 def check_fixed_evaluate(fn: Any) -> CheckResult:
@@ -433,19 +446,16 @@ def check_fixed_evaluate(fn: Any) -> CheckResult:
     if failure is not None:
         return failure
     if not (isinstance(got, tuple | list) and len(got) == 2):
-        return CheckResult(False, f"✗ {what}: expected a pair (loss, accuracy), got {got!r}. Hint: {hint}")
+        return _wrong(what, f"expected a pair (loss, accuracy), got {got!r}", hint)
     if any(grad_was_on):
-        return CheckResult(False, f"✗ {what}: the loss was computed with gradients on, which builds a graph "
-                                  f"nobody uses. Hint: {hint}")
+        return _wrong(what, "the loss was computed with gradients on, which builds a graph nobody uses", hint)
     if model.training:
-        return CheckResult(False, f"✗ {what}: the model is still in training mode, so Dropout and BatchNorm "
-                                  f"act as in training. Hint: {hint}")
+        return _wrong(what, "the model is still in training mode, so Dropout and BatchNorm act as in training", hint)
     loss, accuracy = (float(v) for v in got)
     if math.isclose(loss, want_loss * len(loader) / len(y), rel_tol=1e-4):
-        return CheckResult(False, f"✗ {what}: the loss is divided by the number of examples; each batch loss "
-                                  f"is already a mean. Hint: {hint}")
+        return _wrong(what, "the loss is divided by the number of examples; each batch loss is already a mean", hint)
     if not math.isclose(loss, want_loss, rel_tol=1e-4):
-        return CheckResult(False, f"✗ {what}: mean loss {want_loss:.4f} expected, got {loss:.4f}. Hint: {hint}")
+        return _wrong(what, f"mean loss {want_loss:.4f} expected, got {loss:.4f}", hint)
     if not math.isclose(accuracy, want_accuracy, abs_tol=1e-6):
-        return CheckResult(False, f"✗ {what}: accuracy {want_accuracy:.4f} expected, got {accuracy:.4f}. Hint: {hint}")
-    return CheckResult(True, f"✓ {what}: eval mode, no gradients, loss per batch, argmax over the classes.")
+        return _wrong(what, f"accuracy {want_accuracy:.4f} expected, got {accuracy:.4f}", hint)
+    return _right(what, "eval mode, no gradients, loss per batch, argmax over the classes")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import torch
 
 from lessons_src.surfaces import Surface
+from lessons_src.validation import as_int, as_point, as_real, validate_hyperparameters
 
 
 @dataclass(frozen=True)
@@ -58,45 +60,28 @@ def momentum_step(w: np.ndarray, buffer: np.ndarray, grad: np.ndarray, lr: float
     return w - lr * buffer, buffer
 
 
-def validate_hyper_parameters(lr: float, num_steps: int, momentum: float = 0.0) -> None:
-    """Raise ValueError naming the first argument outside its allowed range."""
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 0:
-        raise ValueError(f"num_steps must be an int >= 0, got {num_steps!r}")
-    if not (isinstance(momentum, (int, float)) and 0.0 <= momentum < 1.0):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-
-
-def _as_start(start: Any) -> np.ndarray:
-    w = np.asarray(start, dtype=float)
-    if w.shape != (2,) or not np.all(np.isfinite(w)):
-        raise ValueError(f"start must be two finite numbers (w1, w2), got {start!r}")
-    return w
+def _run_arguments(start: Any, lr: Any, num_steps: Any, momentum: Any) -> tuple[np.ndarray, float, int, float]:
+    """(start, lr, num_steps, momentum) checked and converted, or a ValueError naming the first bad one."""
+    validate_hyperparameters(lr=lr, num_steps=num_steps, momentum=momentum)
+    return as_point("start", start), float(lr), int(num_steps), float(momentum)
 
 
 def run_descent(surface: Surface, start: Any, lr: float, num_steps: int, *,
                 momentum: float = 0.0, nesterov: bool = False) -> DescentPath:
-    """Run ``num_steps`` of gradient descent (optionally with momentum) from ``start``.
+    """Run ``num_steps`` (at most ``validation.MAX_STEPS``) of gradient descent, optionally with momentum.
 
     Stops early, with ``diverged_at`` set, when a point is NaN/inf or leaves the region around the
     surface (its drawn region widened by its own size on every side); a start outside that region
     gives ``diverged_at == 0``.
     """
-    validate_hyper_parameters(lr, num_steps, momentum)
-    w = _as_start(start)
+    w, lr, num_steps, momentum = _run_arguments(start, lr, num_steps, momentum)
     if not surface.in_region(w):
         return DescentPath(w[None, :], np.array([math.nan]), diverged_at=0)
+    step_rule = nesterov_step if nesterov else momentum_step
     buffer = np.zeros(2)
     points, losses = [w], [surface.loss(w)]
     for step in range(1, num_steps + 1):
-        grad = surface.grad(w)
-        if nesterov:
-            # PyTorch's Nesterov: b ← μb + g, then step along g + μb
-            buffer = momentum * buffer + grad
-            w = w - lr * (grad + momentum * buffer)
-        else:
-            w, buffer = momentum_step(w, buffer, grad, lr, momentum)
+        w, buffer = step_rule(w, buffer, surface.grad(w), lr, momentum)
         if not (np.all(np.isfinite(w)) and surface.in_region(w)):
             return DescentPath(np.array(points), np.array(losses), diverged_at=step)
         points.append(w)
@@ -105,9 +90,9 @@ def run_descent(surface: Surface, start: Any, lr: float, num_steps: int, *,
 
 
 # --- lesson 03: momentum in two forms, Nesterov, torch.optim, and rates on a quadratic ------------
-def seed_momentum_step(w: Any, velocity: Any, grad: Any, lr: float,
+def velocity_momentum_step(w: Any, velocity: Any, grad: Any, lr: float,
                        momentum: float) -> tuple[Any, Any]:
-    """The seeds' momentum: v ← γ·v − η·g, w ← w + v. Returns (new w, new v); arrays or tensors."""
+    """The source tutorials' velocity form: v ← γ·v − η·g, w ← w + v. Returns (new w, new v); arrays or tensors."""
     velocity = momentum * velocity - lr * grad
     return w + velocity, velocity
 
@@ -132,16 +117,46 @@ def lookahead_nesterov_step(w: Any, velocity: Any, grad_fn, lr: float,
     return w + velocity, velocity
 
 
+@dataclass(frozen=True)
+class SurfaceRuns:
+    """Paths on one surface, by name, and the number of steps they were asked for: what a view draws."""
+
+    surface: Surface
+    num_steps: int
+    paths: dict[str, DescentPath]
+
+
+STEP_COUNTS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)  # round numbers of steps
+
+
+def round_up_steps(num_steps: int) -> int:
+    """The first round number of steps ≥ ``num_steps`` (10, 20, 50, 100, ...; itself beyond 5000)."""
+    return next((count for count in STEP_COUNTS if count >= num_steps), int(num_steps))
+
+
 def first_steps(path: DescentPath, num_steps: int) -> DescentPath:
     """The path cut after ``num_steps`` steps: exactly what a run of ``num_steps`` would return."""
-    validate_hyper_parameters(1.0, num_steps)
+    num_steps = as_int("num_steps", num_steps)
     keep = num_steps + 1
     diverged_at = path.diverged_at if path.diverged and path.diverged_at <= num_steps else None
     return DescentPath(path.points[:keep], path.losses[:keep], diverged_at=diverged_at)
 
 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov",
+                    "rmsprop": "RMSprop", "adam": "Adam"}
 DEFAULT_MOMENTUM = 0.9  # γ for "momentum" and "nesterov" unless momentum= is given
+# Learning rates that make each optimizer move sensibly on each surface, and a number of steps.
+COMPARISON_SETTINGS = {
+    "source_quadratic": {"num_steps": 100, "lr": {"sgd": 0.05, "momentum": 0.005, "nesterov": 0.005,
+                                                 "rmsprop": 0.3, "adam": 0.5}},
+    "ravine": {"num_steps": 100, "lr": {"sgd": 0.09, "momentum": 0.02, "nesterov": 0.02,
+                                         "rmsprop": 0.1, "adam": 0.2}},
+    "rosenbrock": {"num_steps": 200, "lr": {"sgd": 0.0012, "momentum": 0.0012, "nesterov": 0.0012,
+                                             "rmsprop": 0.05, "adam": 0.2}},
+    "two_minima": {"num_steps": 100, "lr": {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05,
+                                             "rmsprop": 0.03, "adam": 0.1}},
+}
 
 
 def make_torch_optimizer(name: str, params, lr: float, **settings):
@@ -168,8 +183,9 @@ def run_torch_optimizer(surface: Surface, start: Any, name: str, lr: float, num_
     """
     if name not in OPTIMIZER_NAMES:
         raise ValueError(f"name must be one of {list(OPTIMIZER_NAMES)}, got {name!r}")
-    validate_hyper_parameters(lr, num_steps, settings.get("momentum", 0.0))
-    w = _as_start(start)
+    w, lr, num_steps, _ = _run_arguments(start, lr, num_steps, settings.get("momentum", 0.0))
+    if "momentum" in settings:
+        settings["momentum"] = float(settings["momentum"])
     if not surface.in_region(w):
         return DescentPath(w[None, :], np.array([math.nan]), diverged_at=0)
     param = torch.tensor(w, dtype=torch.float64, requires_grad=True)
@@ -188,6 +204,32 @@ def run_torch_optimizer(surface: Surface, start: Any, name: str, lr: float, num_
     return DescentPath(points, losses, diverged_at=diverged_at)
 
 
+@lru_cache(maxsize=256)
+def _kept_torch_run(surface: Surface, name: str, lr: float, num_steps: int, momentum: float | None) -> DescentPath:
+    settings = {} if momentum is None else {"momentum": momentum}
+    path = run_torch_optimizer(surface, surface.start, name, lr, num_steps, **settings)
+    for array in (path.points, path.losses):
+        array.setflags(write=False)  # shared by every later request
+    return path
+
+
+def compare_optimizers(surface: Surface, settings: dict[str, dict[str, float]], num_steps: int) -> SurfaceRuns:
+    """Each optimizer in ``settings`` (name → its ``lr`` and, optionally, ``momentum``) from the surface's
+    start for ``num_steps`` steps.
+
+    Runs are kept (the last 256), each to the next round number of steps, so asking again, or for
+    fewer steps, cuts a kept run instead of recomputing it (what an explorer's steps slider does).
+    """
+    validate_hyperparameters(num_steps=num_steps)
+    paths = {}
+    for name, given in settings.items():
+        momentum = given.get("momentum")
+        run = _kept_torch_run(surface, name, float(given["lr"]), round_up_steps(num_steps),
+                              None if momentum is None else float(momentum))
+        paths[name] = first_steps(run, num_steps)
+    return SurfaceRuns(surface, int(num_steps), paths)
+
+
 def _as_eigenvalues(eigenvalues: Any) -> np.ndarray:
     lams = np.atleast_1d(np.asarray(eigenvalues, dtype=float))
     if lams.ndim != 1 or lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams <= 0):
@@ -197,14 +239,15 @@ def _as_eigenvalues(eigenvalues: Any) -> np.ndarray:
 
 def gd_rate(lr: float, eigenvalues: Any) -> float:
     """Per-step factor by which GD shrinks the distance to a quadratic's minimum: max |1 − lr·λ|."""
-    validate_hyper_parameters(lr, 0)
-    return float(np.max(np.abs(1 - lr * _as_eigenvalues(eigenvalues))))
+    validate_hyperparameters(lr=lr)
+    return float(np.max(np.abs(1 - float(lr) * _as_eigenvalues(eigenvalues))))
 
 
 def momentum_rate(lr: float, momentum: float, eigenvalues: Any) -> float:
     """Heavy-ball momentum's per-step factor on a quadratic: the largest |z| solving
     z² − (1 + γ − η·λ)·z + γ = 0 over the eigenvalues λ (complex roots have |z| = √γ)."""
-    validate_hyper_parameters(lr, 0, momentum)
+    validate_hyperparameters(lr=lr, momentum=momentum)
+    lr, momentum = float(lr), float(momentum)
     trace = 1 + momentum - lr * _as_eigenvalues(eigenvalues)
     root = np.sqrt((trace**2 - 4 * momentum).astype(complex))
     return float(np.max(np.maximum(np.abs(trace + root), np.abs(trace - root))) / 2)
@@ -213,12 +256,44 @@ def momentum_rate(lr: float, momentum: float, eigenvalues: Any) -> float:
 def critical_momentum(lr: float, lam_min: float) -> float:
     """γ* = (1 − √(lr·λmin))²: critical damping of the flattest direction, the fastest γ for this lr
     (while lr·λmax ≤ (1 + √γ*)²)."""
-    validate_hyper_parameters(lr, 0)
-    if not (isinstance(lam_min, (int, float, np.floating)) and math.isfinite(lam_min) and lam_min > 0):
-        raise ValueError(f"lam_min must be a finite number > 0, got {lam_min!r}")
+    validate_hyperparameters(lr=lr)
+    lr, lam_min = float(lr), as_real("lam_min", lam_min, low=0.0, low_open=True)
     if lr * lam_min > 1:
         raise ValueError(f"lr * lam_min must be <= 1, got lr={lr!r}, lam_min={lam_min!r}")
     return (1 - math.sqrt(lr * lam_min)) ** 2
+
+
+def theory_distances(initial_distance: float, rate: float, num_steps: int) -> np.ndarray:
+    """d₀·rᵗ for t = 0..num_steps, the distance a constant per-step rate predicts, shape (num_steps + 1,)."""
+    with np.errstate(over="ignore", divide="ignore"):
+        return initial_distance * rate ** np.arange(as_int("num_steps", num_steps) + 1)
+
+
+@dataclass(frozen=True)
+class MomentumRuns:
+    """Plain GD (key ``"gd"``) and heavy-ball momentum (key ``"momentum"``) from the start of a quadratic
+    surface: their paths, their per-step rates, and the distances (num_steps + 1,) those rates predict."""
+
+    surface: Surface
+    num_steps: int
+    lr: float
+    momentum: float
+    paths: dict[str, DescentPath]
+    rates: dict[str, float]
+    theory: dict[str, np.ndarray]
+
+
+def momentum_runs(surface: Surface, lr: float, momentum: float, num_steps: int) -> MomentumRuns:
+    """GD and heavy-ball momentum from ``surface.start``, and the theory of their rates on a quadratic."""
+    validate_hyperparameters(lr=lr, momentum=momentum, num_steps=num_steps)
+    lr, momentum, num_steps = float(lr), float(momentum), int(num_steps)
+    paths = {"gd": run_descent(surface, surface.start, lr, num_steps),
+             "momentum": run_descent(surface, surface.start, lr, num_steps, momentum=momentum)}
+    lams = surface.curvatures()
+    rates = {"gd": gd_rate(lr, lams), "momentum": momentum_rate(lr, momentum, lams)}
+    start_distance = float(np.linalg.norm(np.asarray(surface.start) - surface.global_minimum))
+    theory = {key: theory_distances(start_distance, rate, num_steps) for key, rate in rates.items()}
+    return MomentumRuns(surface, num_steps, lr, momentum, paths, rates, theory)
 
 
 def distances_to(path: DescentPath, point: Any) -> np.ndarray:
@@ -229,8 +304,7 @@ def distances_to(path: DescentPath, point: Any) -> np.ndarray:
 def empirical_rate(path: DescentPath, minimum: Any, window: int = 10) -> float:
     """The measured per-step shrink factor of the distance to ``minimum`` over the second half of
     ``path``: the ratio of the largest distances in its last and middle ``window`` steps, per step."""
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    window = as_int("window", window, low=1)
     distances = distances_to(path, minimum)
     resolved = np.flatnonzero(distances > 1e-12 * max(1.0, float(np.abs(minimum).max())))
     end = int(resolved[-1]) + 1 if resolved.size else 0  # beyond it the distance is rounding noise

@@ -1,30 +1,35 @@
 """Every static figure in ``figures/``, built from the course's own functions.
 
-``python -m lessons_src.figures`` (or ``./course figures``) rewrites them all; the output is
-deterministic for a given matplotlib version.
+``python -m lessons_src.figures`` (or ``./course figures``), run from the repository root, rewrites
+them all with matplotlib's Agg backend; the output is deterministic for a given matplotlib version.
+Importing this module draws nothing and leaves the backend alone. A figure drawn from a benchmark
+takes its record as an argument; only :func:`main` reads it from the checkout's ``bench/``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # this module only writes files
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from lessons_src.descent import OPTIMIZER_NAMES, critical_momentum, run_descent, run_torch_optimizer  # noqa: E402
-from lessons_src.minibatch import (  # noqa: E402
-    breast_cancer_logistic,
-    minibatch_variance,
-    noise_cloud,
-    throughput_record,
+from lessons_src.descent import (
+    COMPARISON_SETTINGS,
+    OPTIMIZER_LABELS,
+    OPTIMIZER_NAMES,
+    DescentPath,
+    critical_momentum,
+    run_descent,
+    run_torch_optimizer,
 )
-from lessons_src.plotting import (  # noqa: E402
+from lessons_src.minibatch import NOISE_CLOUD_BATCH_SIZES, noise_cloud, variance_curve
+from lessons_src.plotting import (
+    OPTIMIZER_COLORS,
     plot_computation_graph,
     plot_contour,
     plot_distance_curve,
@@ -35,31 +40,42 @@ from lessons_src.plotting import (  # noqa: E402
     plot_surface_3d,
     plot_throughput,
 )
-from lessons_src.surfaces import get_surface  # noqa: E402
-from lessons_src.widgets import COMPARISON_SETTINGS, OPTIMIZER_COLORS, OPTIMIZER_LABELS  # noqa: E402
+from lessons_src.sample_losses import breast_cancer_logistic
+from lessons_src.surfaces import Surface, get_surface
 
-FIGURES_DIR = Path(__file__).resolve().parents[1] / "figures"
-
-# The three step sizes lesson 01 compares on the seeds' quadratic (2/λmax ≈ 0.0858).
+# The three step sizes lesson 01 compares on the source tutorials' quadratic (2/λmax ≈ 0.0858).
 STEP_SIZE_EXAMPLES = {"too small (lr = 0.005)": 0.005, "good (lr = 0.05)": 0.05,
                       "oscillating (lr = 0.083)": 0.083}
 
 
-def gd_step_sizes() -> Figure:
-    """The seeds' quadratic with gradient-descent paths for three learning rates, and their losses."""
-    surface = get_surface("seed_quadratic")
-    fig, (ax_paths, ax_loss) = plt.subplots(1, 2, figsize=(10, 4.3))
+def _paths_figure(surface: Surface, runs: Sequence[tuple[str, str, DescentPath]], *, curve: str,
+                  title: str, legend_loc: str, fontsize: int = 8) -> Figure:
+    """Paths on the surface's contours (left) and their loss or distance curves (right); ``runs`` holds
+    (label, colour, path); ``curve`` is "loss" (L − L*) or "distance" (‖w − w*‖)."""
+    fig, (ax_paths, ax_curve) = plt.subplots(1, 2, figsize=(10, 4.3))
     plot_contour(ax_paths, surface)
-    for (label, lr), color in zip(STEP_SIZE_EXAMPLES.items(), ("tab:blue", "tab:green", "tab:red"), strict=True):
-        path = run_descent(surface, surface.start, lr, 40)
+    for label, color, path in runs:
         plot_path(ax_paths, path, label=label, color=color)
-        plot_loss_curve(ax_loss, path, surface, label=label, color=color)
-    ax_paths.legend(loc="lower left", fontsize=8)
-    ax_paths.set_title("40 steps of gradient descent from (−8, 9)", fontsize=10)
-    ax_loss.legend(fontsize=8)
-    ax_loss.set_title("loss above the minimum", fontsize=10)
+        if curve == "loss":
+            plot_loss_curve(ax_curve, path, surface, label=label, color=color)
+        else:
+            plot_distance_curve(ax_curve, path, surface.global_minimum, label=label, color=color)
+    ax_paths.legend(loc=legend_loc, fontsize=fontsize)
+    ax_paths.set_title(title, fontsize=10)
+    ax_curve.legend(fontsize=fontsize)
+    ax_curve.set_title("loss above the minimum" if curve == "loss" else "distance to the minimum", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def gd_step_sizes() -> Figure:
+    """The source tutorials' quadratic with gradient-descent paths for three learning rates, and their losses."""
+    surface = get_surface("source_quadratic")
+    runs = [(label, color, run_descent(surface, surface.start, lr, 40))
+            for (label, lr), color in zip(STEP_SIZE_EXAMPLES.items(), ("tab:blue", "tab:green", "tab:red"),
+                                          strict=True)]
+    return _paths_figure(surface, runs, curve="loss", title="40 steps of gradient descent from (−8, 9)",
+                         legend_loc="lower left")
 
 
 def loss_surface_explorer() -> Figure:
@@ -93,48 +109,29 @@ def computation_graph() -> Figure:
 # --- lesson 03 ------------------------------------------------------------------------------------
 def momentum_explorer() -> Figure:
     """A still of the momentum explorer on the ravine: GD, momentum 0.9 and critical damping γ*."""
-
     surface, lr, num_steps = get_surface("ravine"), 0.09, 100
     gamma_star = critical_momentum(lr, float(surface.curvatures()[0]))
-    runs = {"plain GD": (0.0, "tab:blue"), "momentum γ = 0.9": (0.9, "tab:orange"),
-            f"momentum γ* = {gamma_star:.3f}": (gamma_star, "tab:red")}
-    fig, (ax_paths, ax_distance) = plt.subplots(1, 2, figsize=(10, 4.3))
-    plot_contour(ax_paths, surface)
-    for label, (momentum, color) in runs.items():
-        path = run_descent(surface, surface.start, lr, num_steps, momentum=momentum)
-        plot_path(ax_paths, path, label=label, color=color)
-        plot_distance_curve(ax_distance, path, surface.global_minimum, label=label, color=color)
-    ax_paths.legend(loc="lower right", fontsize=8)
-    ax_paths.set_title(f"The ravine, lr = {lr}, {num_steps} steps", fontsize=10)
-    ax_distance.legend(fontsize=8)
-    ax_distance.set_title("distance to the minimum", fontsize=10)
-    fig.tight_layout()
-    return fig
+    settings = {"plain GD": (0.0, "tab:blue"), "momentum γ = 0.9": (0.9, "tab:orange"),
+                f"momentum γ* = {gamma_star:.3f}": (gamma_star, "tab:red")}
+    runs = [(label, color, run_descent(surface, surface.start, lr, num_steps, momentum=momentum))
+            for label, (momentum, color) in settings.items()]
+    return _paths_figure(surface, runs, curve="distance", title=f"The ravine, lr = {lr}, {num_steps} steps",
+                         legend_loc="lower right")
 
 
 def optimizer_comparison() -> Figure:
     """A still of the optimizer comparison: torch.optim's five optimizers on Rosenbrock's banana."""
-
     surface = get_surface("rosenbrock")
     preset = COMPARISON_SETTINGS[surface.name]
-    fig, (ax_paths, ax_loss) = plt.subplots(1, 2, figsize=(10, 4.3))
-    plot_contour(ax_paths, surface)
-    for name in OPTIMIZER_NAMES:
-        lr = preset["lr"][name]
-        path = run_torch_optimizer(surface, surface.start, name, lr, preset["num_steps"])
-        label = f"{OPTIMIZER_LABELS[name]} (lr {lr:g})"
-        plot_path(ax_paths, path, label=label, color=OPTIMIZER_COLORS[name])
-        plot_loss_curve(ax_loss, path, surface, label=label, color=OPTIMIZER_COLORS[name])
-    ax_paths.legend(loc="upper center", fontsize=7)
-    ax_paths.set_title(f"Rosenbrock, {preset['num_steps']} steps of torch.optim", fontsize=10)
-    ax_loss.legend(fontsize=7)
-    ax_loss.set_title("loss above the minimum", fontsize=10)
-    fig.tight_layout()
-    return fig
+    runs = [(f"{OPTIMIZER_LABELS[name]} (lr {preset['lr'][name]:g})", OPTIMIZER_COLORS[name],
+             run_torch_optimizer(surface, surface.start, name, preset["lr"][name], preset["num_steps"]))
+            for name in OPTIMIZER_NAMES]
+    return _paths_figure(surface, runs, curve="loss", title=f"Rosenbrock, {preset['num_steps']} steps of torch.optim",
+                         legend_loc="upper center", fontsize=7)
 
 
 def noise_cloud_explorer() -> Figure:
-    """A still of the noise-cloud explorer: batch gradients at the start for B = 4 and B = 64, and variance vs B."""
+    """A still of the noise-cloud explorer: batch gradients at the start for B = 4 and 64, and variance vs B."""
     problem = breast_cancer_logistic()
     w = (0.0, -2.5)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
@@ -145,10 +142,8 @@ def noise_cloud_explorer() -> Figure:
         ax.set_title(f"B = {batch_size}: {cloud.share_downhill:.0%} of the batch gradients point downhill",
                      fontsize=9)
         ax.legend(fontsize=7, loc="upper right")
-    sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
-    measured = [noise_cloud(problem, w, b).measured_variance for b in sizes]
-    theory = [minibatch_variance(problem, w, b) for b in sizes]
-    plot_gradient_variance(axes[2], sizes, measured, theory)
+    curve = variance_curve(problem, w, [b for b in NOISE_CLOUD_BATCH_SIZES if b < problem.num_samples])
+    plot_gradient_variance(axes[2], curve.batch_sizes, curve.measured, curve.theory)
     axes[2].set_title("variance of a batch gradient (200 batches each)", fontsize=9)
     fig.suptitle("Breast-cancer logistic regression at (w, b) = (0, −2.5): 200 seeded mini-batches",
                  fontsize=10)
@@ -156,9 +151,10 @@ def noise_cloud_explorer() -> Figure:
     return fig
 
 
-def minibatch_throughput() -> Figure:
-    """Samples per second of TutorialMLP training steps against the batch size, from bench/minibatch_throughput.json."""
-    record = throughput_record()
+def minibatch_throughput(record: dict[str, Any]) -> Figure:
+    """Samples per second of TutorialMLP training steps against the batch size, from the ``record`` that
+    ``bench/minibatch_throughput.py`` wrote (machine, torch, and per thread count a ``runs`` entry with
+    ``batch_size`` and ``samples_per_second`` lists)."""
     fig, (ax_rate, ax_time) = plt.subplots(1, 2, figsize=(10, 3.8))
     for run, color in zip(record["runs"], ("tab:blue", "tab:orange", "tab:green"), strict=False):
         sizes, rate = run["batch_size"], run["samples_per_second"]
@@ -172,12 +168,13 @@ def minibatch_throughput() -> Figure:
     ax_time.set_title("time of one step", fontsize=10)
     for ax in (ax_rate, ax_time):
         ax.legend(fontsize=8)
-    fig.suptitle(f"TutorialMLP on FashionMNIST, CPU ({record['machine']}; torch {record['torch']})", fontsize=9)
+    fig.suptitle(f"TutorialMLP on FashionMNIST, CPU ({record['machine']}; torch {record['torch']})",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
 
-FIGURES: dict[str, Callable[[], Figure]] = {
+FIGURES: dict[str, Callable[..., Figure]] = {
     "gd_step_sizes.png": gd_step_sizes,
     "loss_surface_explorer.png": loss_surface_explorer,
     "computation_graph.png": computation_graph,
@@ -188,6 +185,17 @@ FIGURES: dict[str, Callable[[], Figure]] = {
 }
 
 
+# Figures drawn from a benchmark's record: the JSON file in bench/ their builder is given.
+BENCH_RECORDS = {"minibatch_throughput.png": "minibatch_throughput.json"}
+
+
+def build_figure(name: str, root: str | Path) -> Figure:
+    """Figure ``name`` of FIGURES; one drawn from a benchmark gets the record in ``root``/bench/."""
+    if name not in BENCH_RECORDS:
+        return FIGURES[name]()
+    return FIGURES[name](json.loads((Path(root) / "bench" / BENCH_RECORDS[name]).read_text(encoding="utf-8")))
+
+
 def save_figure(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG with no timestamp or version in its metadata, so reruns are identical."""
     fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
@@ -195,14 +203,20 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
-def main(names: list[str] | None = None) -> int:
-    """Regenerate the named figures (default: all) in ``figures/``."""
-    FIGURES_DIR.mkdir(exist_ok=True)
+def main(names: list[str] | None = None, root: str | Path = ".") -> int:
+    """Regenerate the named figures (default: all) in ``root``/figures/, ``root`` being the repository."""
+    matplotlib.use("Agg")  # files only, never a window
+    root = Path(root)
+    if not (root / "bench").is_dir():
+        print(f"run this from the repository root (no bench/ folder in {root.resolve()})", file=sys.stderr)
+        return 2
+    unknown = [name for name in names or [] if name not in FIGURES]
+    if unknown:
+        print(f"unknown figure(s) {unknown}; known: {', '.join(FIGURES)}", file=sys.stderr)
+        return 2
+    (root / "figures").mkdir(exist_ok=True)
     for name in names or FIGURES:
-        if name not in FIGURES:
-            print(f"unknown figure {name!r}; known: {', '.join(FIGURES)}", file=sys.stderr)
-            return 2
-        print("wrote", save_figure(FIGURES[name](), FIGURES_DIR / name))
+        print("wrote", save_figure(build_figure(name, root), root / "figures" / name))
     return 0
 
 

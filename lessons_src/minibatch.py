@@ -1,267 +1,42 @@
-"""Mini-batches: losses written as averages over samples, and what sampling a batch does to a step.
+"""What sampling a mini-batch does to a step: paths, escapes from a local minimum, gradient noise.
 
-A :class:`SampleLoss` is a two-parameter loss L(w) = (1/m)·Σᵢ ℓ(w; sampleᵢ) that can also give the
-gradient of any subset of its samples, so the same problem runs as gradient descent (the whole
-data set per step), mini-batch SGD (B samples) or SGD (one sample). Batches are drawn exactly as
-``DataLoader(..., shuffle=True, generator=torch.Generator().manual_seed(seed))`` draws them (the
-tests compare with a real ``DataLoader``), so every path and every noise cloud is reproducible.
+Every function takes a :class:`~lessons_src.sample_losses.SampleLoss` and draws its batches from
+the course's one seeded order (:mod:`lessons_src.batches`), so a path, an escape count or a noise
+cloud is the same on every run, and the same as a ``DataLoader`` with ``sampler=EpochSampler(...)``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from lessons_src.descent import DescentPath, validate_hyper_parameters
-from lessons_src.surfaces import Surface, get_surface
+from lessons_src.batches import batch_stream, batches_per_epoch
+from lessons_src.descent import DescentPath
+from lessons_src.sample_losses import SampleLoss
+from lessons_src.surfaces import Surface
+from lessons_src.training import epoch_order
+from lessons_src.validation import MAX_STEPS, as_int, as_point, validate_hyperparameters
 
-
-# --- arguments ------------------------------------------------------------------------------------
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int, or a ValueError naming ``name`` and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+MAX_RUNS = 10_000  # the most runs (starts) one escape experiment steps at once
+MAX_NOISE_BATCHES = 10_000  # the most batches one noise cloud draws (10 000 × 569 × 2 floats ≈ 90 MB)
 
 
-def _as_point(w: Any) -> np.ndarray:
-    point = np.asarray(w, dtype=float)
-    if point.shape != (2,) or not np.all(np.isfinite(point)):
-        raise ValueError(f"w must be two finite numbers (w1, w2), got {w!r}")
-    return point
-
-
-# --- batch size, epochs and iterations --------------------------------------------------------------
-def batches_per_epoch(num_samples: int, batch_size: int, drop_last: bool = False) -> int:
-    """Iterations in one epoch, ``len(DataLoader)``: ⌈m / B⌉, or ⌊m / B⌋ with ``drop_last``."""
-    num_samples = _check_int("num_samples", num_samples, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    return num_samples // batch_size if drop_last else math.ceil(num_samples / batch_size)
-
-
-def epoch_batches(num_samples: int, batch_size: int, generator: torch.Generator, *,
-                  drop_last: bool = False) -> list[np.ndarray]:
-    """One epoch of index batches, drawn from ``generator`` exactly as a shuffling DataLoader draws them.
-
-    A ``DataLoader(dataset, batch_size, shuffle=True, generator=generator)`` takes, at each
-    ``iter()``, one int64 from the generator (a seed for worker processes), then a permutation for
-    the epoch, then one more permutation of which it keeps nothing; the batches are consecutive
-    slices of the first permutation.
-    """
-    num_samples = _check_int("num_samples", num_samples, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    torch.empty((), dtype=torch.int64).random_(generator=generator)   # the loader's base seed
-    order = torch.randperm(num_samples, generator=generator).numpy()
-    torch.randperm(num_samples, generator=generator)                   # the sampler's empty remainder
-    stop = batches_per_epoch(num_samples, batch_size, drop_last) * batch_size
-    return [order[start:start + batch_size] for start in range(0, min(stop, num_samples), batch_size)]
-
-
-def batch_stream(num_samples: int, batch_size: int, num_batches: int, *, seed: int = 0,
-                 drop_last: bool = False) -> list[np.ndarray]:
-    """The first ``num_batches`` index batches of a shuffling DataLoader seeded ``seed``, epoch after epoch."""
-    num_batches = _check_int("num_batches", num_batches, 0)
-    if drop_last and batch_size > num_samples:
-        raise ValueError(f"batch_size must be <= num_samples with drop_last=True, got {batch_size} > {num_samples}")
-    generator = torch.Generator().manual_seed(seed)
-    batches: list[np.ndarray] = []
-    while len(batches) < num_batches:
-        batches += epoch_batches(num_samples, batch_size, generator, drop_last=drop_last)
-    return batches[:num_batches]
-
-
-# --- a loss that is an average over samples -------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class SampleLoss:
-    """L(w) = (1/m)·Σᵢ ℓ(w1, w2; sampleᵢ) for two parameters, with the gradient of any batch of samples.
-
-    ``data`` holds one float64 array (m,) per column of the samples; ``sample_loss_fn(w1, w2, *data)``
-    and ``sample_grad_fn(w1, w2, *data)`` broadcast, so they evaluate one sample, a batch, a grid of
-    points or many runs at once. ``surface`` is the averaged loss, for drawing and for its minima.
-    """
-
-    name: str
-    title: str
-    data: tuple[np.ndarray, ...]
-    sample_loss_fn: Callable[..., Any]
-    sample_grad_fn: Callable[..., tuple[Any, Any]]
-    surface: Surface
-
-    @property
-    def num_samples(self) -> int:
-        return len(self.data[0])
-
-    def _batch(self, idx: Any) -> tuple[np.ndarray, ...]:
-        if idx is None:
-            return self.data
-        idx = np.asarray(idx)
-        if idx.size == 0:
-            raise ValueError("idx must select at least one sample, got an empty batch")
-        return tuple(column[idx] for column in self.data)
-
-    def sample_losses(self, w: Any, idx: Any = None) -> np.ndarray:
-        """ℓ(w; sampleᵢ) for the samples ``idx`` (default: all), shape (B,)."""
-        w1, w2 = _as_point(w)
-        return np.asarray(self.sample_loss_fn(w1, w2, *self._batch(idx)), dtype=float)
-
-    def sample_grads(self, w: Any, idx: Any = None) -> np.ndarray:
-        """∇ℓ(w; sampleᵢ) for the samples ``idx`` (default: all), shape (B, 2)."""
-        w1, w2 = _as_point(w)
-        g1, g2 = self.sample_grad_fn(w1, w2, *self._batch(idx))
-        return np.column_stack(np.broadcast_arrays(g1, g2)).astype(float)
-
-    def batch_grad(self, w: Any, idx: Any = None) -> np.ndarray:
-        """The mini-batch gradient (1/B)·Σ_{i ∈ batch} ∇ℓ(w; sampleᵢ), shape (2,); all samples by default."""
-        return self.sample_grads(w, idx).mean(axis=0)
-
-    def loss(self, w: Any) -> float:
-        """L(w), the mean over all samples."""
-        return float(self.sample_losses(w).mean())
-
-    def grad(self, w: Any) -> np.ndarray:
-        """∇L(w), the full-batch gradient, shape (2,)."""
-        return self.batch_grad(w)
-
-    def gradient_covariance(self, w: Any) -> np.ndarray:
-        """Σ = (1/m)·Σᵢ (gᵢ − ḡ)(gᵢ − ḡ)ᵀ of the per-sample gradients at ``w``, shape (2, 2)."""
-        grads = self.sample_grads(w)
-        centred = grads - grads.mean(axis=0)
-        return centred.T @ centred / len(grads)
-
-
-def _newton_minimum(grad: Callable, hessian: Callable, start: Sequence[float], num_steps: int = 50) -> tuple[float, float]:
-    """A minimum found by Newton's method w ← w − H⁻¹∇L (for a convex, smooth loss)."""
-    w = np.asarray(start, dtype=float)
-    for _ in range(num_steps):
-        w = w - np.linalg.solve(np.asarray(hessian(*w)), np.asarray(grad(*w)))
-    return float(w[0]), float(w[1])
-
-
-# --- real data: logistic regression on one feature of the breast-cancer data --------------------------
-BREAST_CANCER_FEATURE = "mean radius"
-
-
-@lru_cache(maxsize=8)
-def breast_cancer_feature(feature: str = BREAST_CANCER_FEATURE) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's bundled breast-cancer data: one feature standardized (m,) and y = 1 for benign (m,)."""
-    from sklearn.datasets import load_breast_cancer
-
-    bunch = load_breast_cancer()
-    names = list(bunch.feature_names)
-    if feature not in names:
-        raise ValueError(f"feature must be one of {names}, got {feature!r}")
-    x = bunch.data[:, names.index(feature)]
-    x = (x - x.mean()) / x.std()
-    y = bunch.target.astype(float)
-    for array in (x, y):
-        array.setflags(write=False)
-    return x, y
-
-
-def _logistic_sample_loss(w, b, x, y):
-    """Binary cross-entropy of σ(w·x + b) against y, written stably: log(1 + e^z) − y·z."""
-    z = w * x + b
-    return np.logaddexp(0.0, z) - y * z
-
-
-def _logistic_sample_grad(w, b, x, y):
-    error = 1.0 / (1.0 + np.exp(-(w * x + b))) - y   # σ(z) − y
-    return error * x, error
-
-
-@lru_cache(maxsize=8)
-def breast_cancer_logistic(feature: str = BREAST_CANCER_FEATURE) -> SampleLoss:
-    """Logistic regression p(benign) = σ(w·x + b) on one standardized feature: a loss over (w, b), m = 569."""
-    x, y = breast_cancer_feature(feature)
-
-    def loss_fn(w, b):
-        w, b = np.asarray(w, dtype=float), np.asarray(b, dtype=float)
-        if w.ndim == 0 and b.ndim == 0:
-            return float(np.mean(_logistic_sample_loss(w, b, x, y)))
-        total = np.zeros(np.broadcast(w, b).shape)
-        for xi, yi in zip(x, y, strict=True):   # one sample at a time keeps a 120×120 grid small
-            total = total + _logistic_sample_loss(w, b, xi, yi)
-        return total / len(x)
-
-    def grad_fn(w, b):
-        w, b = np.asarray(w, dtype=float), np.asarray(b, dtype=float)
-        g1, g2 = _logistic_sample_grad(w[..., None], b[..., None], x, y)   # samples on the last axis
-        if w.ndim == 0 and b.ndim == 0:
-            return float(g1.mean()), float(g2.mean())
-        return g1.mean(axis=-1), g2.mean(axis=-1)
-
-    def hessian_fn(w, b):
-        p = 1.0 / (1.0 + np.exp(-(w * x + b)))
-        s = p * (1 - p)
-        return ((float(np.mean(s * x * x)), float(np.mean(s * x))), (float(np.mean(s * x)), float(np.mean(s))))
-
-    minimum = _newton_minimum(grad_fn, hessian_fn, (0.0, 0.0))
-    surface = Surface(
-        "breast_cancer", f"Breast cancer, logistic regression on '{feature}'",
-        "mean BCE of σ(w·x + b)", loss_fn, grad_fn, hessian_fn, minima=(minimum,),
-        w1_range=(-7.0, 1.0), w2_range=(-3.0, 3.0), start=(0.0, -2.5), lr=1.0, num_steps=100)
-    return SampleLoss("breast_cancer", surface.title, (x, y), _logistic_sample_loss,
-                      _logistic_sample_grad, surface)
-
-
-# --- a toy with two minima, as an average of per-sample losses ------------------------------------
-def _tilted_sample_loss(w1, w2, tilt, slope):
-    """Lesson 01's double well with the sample's own linear tilt: (w1² − 1)² + (w2 − w1/2)² + a·w1 + c·w2."""
-    return (w1**2 - 1) ** 2 + (w2 - 0.5 * w1) ** 2 + tilt * w1 + slope * w2
-
-
-def _tilted_sample_grad(w1, w2, tilt, slope):
-    return 4 * w1 * (w1**2 - 1) - (w2 - 0.5 * w1) + tilt, 2 * (w2 - 0.5 * w1) + slope
-
-
-TWO_MINIMA_TILT = 0.25  # the average tilt: the tilt of the course's "two_minima" surface
-
-
-def tilted_two_minima(num_samples: int = 256, spread: float = 3.0, seed: int = 0) -> SampleLoss:
-    """Lesson 01's two-minima surface as the average of ``num_samples`` tilted copies.
-
-    Sample i adds its own linear term aᵢ·w1 + cᵢ·w2 to the double well, with aᵢ = 0.25 + spread·zᵢ
-    and cᵢ = spread·z′ᵢ, where z and z′ are seeded normal draws shifted and scaled to mean 0 and
-    standard deviation 1 exactly. So the average of the samples' losses *is* the surface
-    ``get_surface("two_minima")``, and a batch's gradient is ∇L plus (ā_B − 0.25, c̄_B).
-    """
-    num_samples = _check_int("num_samples", num_samples, 2)
-    if not (isinstance(spread, (int, float)) and math.isfinite(spread) and spread >= 0):
-        raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
-    generator = torch.Generator().manual_seed(seed)
-    z = torch.randn(num_samples, 2, generator=generator, dtype=torch.float64).numpy()
-    z = (z - z.mean(axis=0)) / z.std(axis=0)
-    tilt, slope = TWO_MINIMA_TILT + spread * z[:, 0], spread * z[:, 1]
-    tilt, slope = tilt - (tilt.mean() - TWO_MINIMA_TILT), slope - slope.mean()  # exact means after rounding
-    for array in (tilt, slope):
-        array.setflags(write=False)
-    return SampleLoss("tilted_two_minima", f"Two minima from {num_samples} tilted samples (spread {spread:g})",
-                      (tilt, slope), _tilted_sample_loss, _tilted_sample_grad, get_surface("two_minima"))
-
-
-# --- GD, mini-batch SGD and SGD on a SampleLoss ---------------------------------------------------------
+# --- GD, mini-batch SGD and SGD on a SampleLoss --------------------------------------------------
 def sgd_path(problem: SampleLoss, start: Any, lr: float, batch_size: int, num_steps: int, *,
              seed: int = 0, drop_last: bool = False) -> DescentPath:
-    """``num_steps`` of w ← w − lr·g_B, each g_B the mean gradient of the next batch of a shuffling loader.
+    """``num_steps`` (at most ``MAX_STEPS``) of w ← w − lr·g_B, g_B the mean gradient of the next batch.
 
     ``batch_size >= m`` (every sample in every batch) is plain gradient descent; ``batch_size = 1``
-    is SGD in the strict sense. The batches are those of
-    ``DataLoader(..., batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))``.
-    ``losses`` are the full loss L(w) at every point. Divergence is reported as ``run_descent`` does.
+    is SGD in the strict sense. The batches are those of :func:`~lessons_src.batches.batch_stream`,
+    i.e. of ``DataLoader(..., batch_size, sampler=EpochSampler(m, seed=seed))``. ``losses`` are the
+    full loss L(w) at every point. Divergence is reported as ``run_descent`` does.
     """
-    validate_hyper_parameters(lr, num_steps)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    w = _as_point(start)
+    validate_hyperparameters(lr=lr, num_steps=num_steps, batch_size=batch_size)
+    lr, batch_size, w = float(lr), int(batch_size), as_point("start", start)
     surface = problem.surface
     if not surface.in_region(w):
         return DescentPath(w[None, :], np.array([math.nan]), diverged_at=0)
@@ -314,9 +89,10 @@ class EscapeResult:
 
 
 def random_starts(surface: Surface, num_starts: int, seed: int = 0) -> np.ndarray:
-    """``num_starts`` seeded points drawn uniformly over the surface's drawn region, shape (n, 2)."""
-    num_starts = _check_int("num_starts", num_starts, 1)
-    u = torch.rand(num_starts, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).numpy()
+    """``num_starts`` (at most ``MAX_RUNS``) seeded points drawn uniformly over the surface's region, (n, 2)."""
+    num_starts = as_int("num_starts", num_starts, low=1, high=MAX_RUNS)
+    generator = torch.Generator().manual_seed(seed)
+    u = torch.rand(num_starts, 2, generator=generator, dtype=torch.float64).numpy()
     low = np.array([surface.w1_range[0], surface.w2_range[0]])
     high = np.array([surface.w1_range[1], surface.w2_range[1]])
     return low + u * (high - low)
@@ -324,30 +100,29 @@ def random_starts(surface: Surface, num_starts: int, seed: int = 0) -> np.ndarra
 
 def run_escape_experiment(problem: SampleLoss, starts: Any, lr: float, batch_size: int, num_steps: int, *,
                           seed: int = 0, settle_steps: int = 500) -> EscapeResult:
-    """Run mini-batch SGD from every start at once, then let each run settle, and see which minimum it found.
+    """Run mini-batch SGD from every start at once, let each run settle, and see which minimum it found.
 
-    Every run reshuffles the samples each epoch (``drop_last=False``); all runs' shuffles come from
-    one generator seeded ``seed``, so the whole experiment is reproducible. ``batch_size >= m`` is
-    plain GD. After ``num_steps`` noisy steps each run takes ``settle_steps`` steps of full-batch GD
-    with the same lr, so that it comes to rest in whichever valley the noise left it.
+    Every run reshuffles the samples each epoch (``drop_last=False``) in the course's seeded order:
+    with n runs, run r's epoch e is ``epoch_order(m, e·n + r, seed=seed)``, so no two runs share a
+    shuffle and the whole experiment is reproducible. ``batch_size >= m`` is plain GD. After
+    ``num_steps`` noisy steps each run takes ``settle_steps`` steps of full-batch GD with the same
+    lr, so that it comes to rest in whichever valley the noise left it. Both step counts are at
+    most ``MAX_STEPS``, the number of starts at most ``MAX_RUNS``.
     """
-    validate_hyper_parameters(lr, num_steps)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    settle_steps = _check_int("settle_steps", settle_steps, 0)
-    w = np.array(starts, dtype=float, ndmin=2)
-    if w.ndim != 2 or w.shape[1] != 2 or not np.all(np.isfinite(w)):
-        raise ValueError(f"starts must be finite points of shape (n, 2), got shape {np.shape(starts)}")
+    validate_hyperparameters(lr=lr, num_steps=num_steps, batch_size=batch_size)
+    lr, num_steps, batch_size = float(lr), int(num_steps), int(batch_size)
+    settle_steps = as_int("settle_steps", settle_steps, high=MAX_STEPS, remedy="settle in fewer steps")
+    w = _as_starts(starts)
     starts, m, surface = w.copy(), problem.num_samples, problem.surface
     alive = np.array([surface.in_region(p) for p in w])
-    generator = torch.Generator().manual_seed(seed)
-    order, position = None, m
+    epoch, order, position = 0, None, m
     for _ in range(num_steps):
         if batch_size >= m:
             idx = None   # every sample: the full gradient
         else:
-            if position >= m:   # a new epoch: every run gets its own permutation
-                order = np.argsort(torch.rand(len(w), m, generator=generator, dtype=torch.float64).numpy(), axis=1)
-                position = 0
+            if position >= m:   # a new epoch: every run gets its own order
+                order = np.stack([epoch_order(m, epoch * len(w) + r, seed=seed).numpy() for r in range(len(w))])
+                epoch, position = epoch + 1, 0
             idx, position = order[:, position:position + batch_size], position + batch_size
         w = _step_alive(problem, w, alive, lr, idx)
     finals = w.copy()
@@ -359,7 +134,30 @@ def run_escape_experiment(problem: SampleLoss, starts: Any, lr: float, batch_siz
     return EscapeResult(batch_size, lr, num_steps, starts, finals, w, basin)
 
 
-def _step_alive(problem: SampleLoss, w: np.ndarray, alive: np.ndarray, lr: float, idx: np.ndarray) -> np.ndarray:
+# Lesson 04's escape table as measured: of 400 runs from ``random_starts(two_minima, 400, seed=0)``,
+# how many settle in the global minimum after 500 steps (shuffles seeded 1), by lr and batch size.
+# The lesson quotes these numbers; its check and a unit test compare a fresh run with them.
+ESCAPE_TABLE_GLOBAL_COUNTS = {
+    0.02: {256: 206, 64: 206, 16: 207, 4: 204, 1: 203},
+    0.05: {256: 206, 64: 206, 16: 205, 4: 205, 1: 255},
+    0.1: {256: 208, 64: 208, 16: 203, 4: 209, 1: 259},
+}
+
+
+def _as_starts(starts: Any) -> np.ndarray:
+    """Finite points of shape (n, 2), 1 <= n <= MAX_RUNS, as a float array; else a ValueError."""
+    try:
+        w = np.array(starts, dtype=float, ndmin=2)
+    except (TypeError, ValueError):
+        w = np.full((1, 3), np.nan)
+    if w.ndim != 2 or w.shape[1] != 2 or not 1 <= len(w) <= MAX_RUNS or not np.all(np.isfinite(w)):
+        raise ValueError(f"starts must be 1 to {MAX_RUNS} finite points of shape (n, 2), "
+                         f"got shape {np.shape(starts)}")
+    return w
+
+
+def _step_alive(problem: SampleLoss, w: np.ndarray, alive: np.ndarray, lr: float,
+                idx: np.ndarray | None) -> np.ndarray:
     """One step for every run still in the region (n, 2), on the batches ``idx`` (n, B) or, for None,
     on all samples (the surface's gradient, the same mean); a run that leaves the region stops."""
     if idx is None:
@@ -373,20 +171,21 @@ def _step_alive(problem: SampleLoss, w: np.ndarray, alive: np.ndarray, lr: float
     low = np.array([problem.surface.w1_range[0], problem.surface.w2_range[0]])
     high = np.array([problem.surface.w1_range[1], problem.surface.w2_range[1]])
     pad = high - low
-    inside = np.all(np.isfinite(stepped), axis=1) & np.all((stepped >= low - pad) & (stepped <= high + pad), axis=1)
+    in_box = (stepped >= low - pad) & (stepped <= high + pad)
+    inside = np.all(np.isfinite(stepped), axis=1) & np.all(in_box, axis=1)
     alive &= inside
     return np.where(alive[:, None], stepped, w)
 
 
-# --- the noise of a mini-batch gradient ---------------------------------------------------------------
+# --- the noise of a mini-batch gradient ----------------------------------------------------------
 def minibatch_gradients(problem: SampleLoss, w: Any, batch_size: int, num_batches: int, *,
                         seed: int = 0) -> np.ndarray:
-    """The gradients at ``w`` of the first ``num_batches`` batches of a shuffling, seeded loader with
-    ``drop_last=True`` (every batch holds exactly B samples), shape (num_batches, 2)."""
-    batch_size = _check_int("batch_size", batch_size, 1)
-    if batch_size > problem.num_samples:
-        raise ValueError(f"batch_size must be <= the {problem.num_samples} samples, got {batch_size}")
-    point = _as_point(w)
+    """The gradients at ``w`` of the first ``num_batches`` (at most ``MAX_NOISE_BATCHES``) batches of the
+    seeded order with ``drop_last=True`` (every batch holds exactly B samples), shape (num_batches, 2)."""
+    batch_size = as_int("batch_size", batch_size, low=1, high=problem.num_samples,
+                        remedy=f"a batch holds at most the {problem.num_samples} samples")
+    num_batches = as_int("num_batches", num_batches, high=MAX_NOISE_BATCHES, remedy="draw fewer batches")
+    point = as_point("w", w)
     batches = np.array(batch_stream(problem.num_samples, batch_size, num_batches, seed=seed, drop_last=True))
     if len(batches) == 0:
         return np.zeros((0, 2))
@@ -404,10 +203,8 @@ def gradient_noise(gradients: np.ndarray, full_gradient: Any) -> float:
 
 def finite_population_factor(num_samples: int, batch_size: int) -> float:
     """(m − B)/(m − 1): how much less a batch drawn without replacement varies than B independent draws."""
-    num_samples = _check_int("num_samples", num_samples, 2)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    if batch_size > num_samples:
-        raise ValueError(f"batch_size must be <= num_samples, got {batch_size} > {num_samples}")
+    num_samples = as_int("num_samples", num_samples, low=2)
+    batch_size = as_int("batch_size", batch_size, low=1, high=num_samples)
     return (num_samples - batch_size) / (num_samples - 1)
 
 
@@ -426,7 +223,8 @@ def log_log_slope(x: Any, y: Any) -> float:
     """The least-squares slope of log y against log x (−1 for y ∝ 1/x)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or len(x) < 2 or np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError(f"x and y must be two equally long 1-D arrays of positive numbers, got {x.shape} and {y.shape}")
+        raise ValueError("x and y must be two equally long 1-D arrays of positive numbers, "
+                         f"got {x.shape} and {y.shape}")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
@@ -435,7 +233,8 @@ def covariance_ellipse(center: Any, covariance: Any, num_std: float = 2.0, num_p
     eigenvalues, vectors = np.linalg.eigh(np.asarray(covariance, dtype=float))
     angles = np.linspace(0, 2 * np.pi, num_points)
     circle = np.column_stack([np.cos(angles), np.sin(angles)])
-    return np.asarray(center, dtype=float) + num_std * (circle * np.sqrt(np.maximum(eigenvalues, 0))) @ vectors.T
+    scaled = circle * np.sqrt(np.maximum(eigenvalues, 0))
+    return np.asarray(center, dtype=float) + num_std * scaled @ vectors.T
 
 
 @dataclass(frozen=True)
@@ -453,14 +252,14 @@ class NoiseCloud:
 
     @property
     def share_downhill(self) -> float:
-        """The share of mini-batch gradients whose step −g_B still lowers L to first order (g_B·∇L > 0)."""
+        """The share of batch gradients whose step −g_B still lowers L to first order (g_B·∇L > 0)."""
         return float(np.mean(self.gradients @ self.full_gradient > 0))
 
 
 def noise_cloud(problem: SampleLoss, w: Any, batch_size: int, num_batches: int = 200, *,
                 seed: int = 0) -> NoiseCloud:
     """The gradients of ``num_batches`` seeded mini-batches of size ``batch_size`` at ``w``, with the theory."""
-    point = _as_point(w)
+    point = as_point("w", w)
     gradients = minibatch_gradients(problem, point, batch_size, num_batches, seed=seed)
     full = problem.grad(point)
     covariance = minibatch_covariance(problem, point, batch_size)
@@ -469,62 +268,25 @@ def noise_cloud(problem: SampleLoss, w: Any, batch_size: int, num_batches: int =
                       float(np.trace(covariance)), batches_per_epoch(problem.num_samples, batch_size, True))
 
 
-# --- how long a gradient takes -------------------------------------------------------------------------
-def gradient_seconds(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable, *,
-                     repeats: int = 3, min_seconds: float = 0.0, threads: int | None = None) -> float:
-    """The fastest forward + backward pass over all of X (seconds), out of at least ``repeats`` passes
-    and of as many more as fit in ``min_seconds`` (the minimum filters out moments when the machine is busy).
+@dataclass(frozen=True)
+class VarianceCurve:
+    """The variance of a batch gradient against the batch size at one point, measured and in theory."""
 
-    ``threads`` sets ``torch.set_num_threads`` for the measurement only (None: leave it as it is).
-    """
-    repeats = _check_int("repeats", repeats, 1)
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(_check_int("threads", threads, 1))
-    try:
-        best, count, begin = math.inf, 0, time.perf_counter()
-        while count < repeats or time.perf_counter() - begin < min_seconds:
-            model.zero_grad()
-            start = time.perf_counter()
-            loss_fn(model(X), y).backward()
-            best, count = min(best, time.perf_counter() - start), count + 1
-    finally:
-        torch.set_num_threads(before)
-        model.zero_grad()
-    return best
+    batch_sizes: np.ndarray   # (k,)
+    measured: np.ndarray      # mean ‖g_B − ∇L‖² over the seeded batches (k,)
+    theory: np.ndarray        # tr Σ/B·(m − B)/(m − 1) (k,)
 
 
-def training_throughput(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
-                        batch_size: int, *, min_seconds: float = 0.3, lr: float = 0.01) -> float:
-    """Samples per second of SGD steps (forward, backward, step) on consecutive batches of X, y.
-
-    One warm-up step, then steps until ``min_seconds`` have passed (at least three). The model's
-    weights change: pass a copy if they matter.
-    """
-    batch_size = _check_int("batch_size", batch_size, 1)
-    if batch_size > len(X):
-        raise ValueError(f"batch_size must be <= len(X) = {len(X)}, got {batch_size}")
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    starts = range(0, len(X) - batch_size + 1, batch_size)
-
-    def step(i: int) -> None:
-        start = starts[i % len(starts)]
-        optimizer.zero_grad()
-        loss_fn(model(X[start:start + batch_size]), y[start:start + batch_size]).backward()
-        optimizer.step()
-
-    step(0)
-    steps, begin = 0, time.perf_counter()
-    while steps < 3 or time.perf_counter() - begin < min_seconds:
-        step(steps + 1)
-        steps += 1
-    return steps * batch_size / (time.perf_counter() - begin)
+def variance_curve(problem: SampleLoss, w: Any, batch_sizes: Any, num_batches: int = 200, *,
+                   seed: int = 0) -> VarianceCurve:
+    """Measured and theoretical variance of the batch gradient at ``w`` for every size in ``batch_sizes``."""
+    sizes = np.array([as_int("batch_sizes", b, low=1) for b in batch_sizes])
+    measured = [noise_cloud(problem, w, int(b), num_batches, seed=seed).measured_variance for b in sizes]
+    theory = [minibatch_variance(problem, w, int(b)) for b in sizes]
+    return VarianceCurve(sizes, np.array(measured), np.array(theory))
 
 
-THROUGHPUT_RECORD = Path(__file__).resolve().parents[1] / "bench" / "minibatch_throughput.json"
-
-
-def throughput_record(path: str | Path = THROUGHPUT_RECORD) -> dict:
-    """The throughput numbers ``bench/minibatch_throughput.py`` recorded: machine, torch, and one entry
-    per thread count in ``runs`` (each with ``batch_size`` and ``samples_per_second`` lists)."""
-    return json.loads(Path(path).read_text())
+# What lesson 04's noise-cloud explorer offers: batch sizes (569, the whole breast-cancer set), points.
+NOISE_CLOUD_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 569)
+NOISE_CLOUD_POINTS = {"start": ("at the start (0, −2.5)", (0.0, -2.5)),
+                      "near": ("near the minimum, at (−3.5, 0.6)", (-3.5, 0.6))}

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from lessons_src.models import TutorialMLP
-from lessons_src.training import check_hyperparameters, model_device
+from lessons_src.training import model_device
+from lessons_src.validation import as_int, as_real, validate_hyperparameters
 
 # The three ways of ordering (or forgetting) the calls of one training step.
 STEP_ORDERS = ("zero_backward_step", "backward_step_zero", "no_zero_grad")
@@ -37,8 +38,7 @@ class DropoutBatchNormMLP(nn.Module):
     def __init__(self, p: float = 0.5) -> None:
         """Build the layers; ``p`` is the dropout probability in [0, 1)."""
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"p must be in [0, 1), got {p!r}")
+        p = as_real("p", p, low=0.0, high=1.0, high_open=True)
         self.layers = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 256), nn.BatchNorm1d(256), nn.ReLU(),
                                     nn.Dropout(p), nn.Linear(256, 10))
 
@@ -55,6 +55,8 @@ def train_steps(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
     """
     if order not in STEP_ORDERS:
         raise ValueError(f"order must be one of {STEP_ORDERS}, got {order!r}")
+    if max_steps is not None:
+        max_steps = as_int("max_steps", max_steps)
     device = model_device(model)
     model.train()
     losses = []
@@ -66,7 +68,7 @@ def train_steps(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        elif order == "backward_step_zero":  # seed 001's order
+        elif order == "backward_step_zero":  # source tutorial 001's order
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -78,7 +80,8 @@ def train_steps(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
 
 
 def loss_per_batch_and_per_example(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[float, float]:
-    """(summed batch losses / number of batches, the right mean; summed batch losses / number of examples, the sources' bug)."""
+    """(summed batch losses / number of batches, the right mean;
+    summed batch losses / number of examples, the source tutorials' bug)."""
     device = model_device(model)
     model.eval()
     total, num_batches, num_examples = 0.0, 0, 0
@@ -118,35 +121,54 @@ class TrainConfig:
     num_epochs: int
 
     def __post_init__(self) -> None:
-        check_hyperparameters(lr=self.lr, batch_size=self.batch_size, num_epochs=self.num_epochs)
+        validate_hyperparameters(lr=self.lr, batch_size=self.batch_size, num_epochs=self.num_epochs)
 
 
-# "Find the bug" snippets: (code, number of the buggy line counted from 1, what is wrong).
-BUGGY_SNIPPETS: dict[str, tuple[str, int, str]] = {
-    "train": ("""\
+@dataclass(frozen=True)
+class BuggySnippet:
+    """A "find the bug" exercise: ``code`` whose line number ``line`` (from 1) is wrong for the reason
+    ``why``; ``fix`` is what that line should say (it may be several lines, or empty: delete it)."""
+
+    code: str
+    line: int
+    why: str
+    fix: str
+
+    def fixed_code(self) -> str:
+        """The code with the buggy line replaced by the fix."""
+        lines = self.code.splitlines(keepends=True)
+        lines[self.line - 1] = self.fix
+        return "".join(lines)
+
+
+BUGGY_SNIPPETS: dict[str, BuggySnippet] = {
+    "train": BuggySnippet("""\
 for X, y in train_loader:
     logits = model(X)
     loss = loss_fn(logits, y)
     loss.backward()
     optimizer.step()
-""", 4, "no optimizer.zero_grad() before loss.backward(): the gradients of all batches add up"),
-    "evaluate": ("""\
+""", 4, "no optimizer.zero_grad() before loss.backward(): the gradients of all batches add up",
+        "    optimizer.zero_grad()\n    loss.backward()\n"),
+    "evaluate": BuggySnippet("""\
 model.eval()
 total_loss = 0.0
 with torch.no_grad():
     for X, y in test_loader:
         total_loss += loss_fn(model(X), y).item()
 test_loss = total_loss / len(test_loader.dataset)
-""", 6, "the loss is already a mean per batch: divide by len(test_loader), the number of batches"),
-    "accuracy": ("""\
+""", 6, "the loss is already a mean per batch: divide by len(test_loader), the number of batches",
+        "test_loss = total_loss / len(test_loader)\n"),
+    "accuracy": BuggySnippet("""\
 model.eval()
 correct = 0
 with torch.no_grad():
     for X, y in test_loader:
         predicted = model(X).argmax(0)
         correct += (predicted == y).sum().item()
-""", 5, "argmax(0) takes the largest row of each class; the prediction is argmax(1), over the classes"),
-    "model": ("""\
+""", 5, "argmax(0) takes the largest row of each class; the prediction is argmax(1), over the classes",
+        "        predicted = model(X).argmax(1)\n"),
+    "model": BuggySnippet("""\
 model = nn.Sequential(
     nn.Flatten(),
     nn.Linear(784, 512),
@@ -154,13 +176,14 @@ model = nn.Sequential(
     nn.Linear(512, 10),
     nn.ReLU(),
 )
-""", 6, "a ReLU after the last layer clips the logits at 0, and clipped logits get no gradient"),
+""", 6, "a ReLU after the last layer clips the logits at 0, and clipped logits get no gradient", ""),
 }
 
 
 def accuracy_in_batches(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    """Accuracy in [0, 1] over (X, y) fed in batches of ``batch_size``, without gradients and *without* changing the mode."""
-    check_hyperparameters(batch_size=batch_size)
+    """Accuracy in [0, 1] over (X, y) fed in batches of ``batch_size``, without gradients and *without*
+    changing the mode."""
+    batch_size = as_int("batch_size", batch_size, low=1)
     device = model_device(model)
     correct = 0
     with torch.no_grad():

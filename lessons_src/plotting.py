@@ -1,19 +1,46 @@
-"""Drawing functions: each takes an ``ax`` (or a ``fig``), draws, and returns it."""
+"""Drawing functions: each takes an ``ax`` (or a ``fig``), draws, and returns it.
+
+Also the drawing presets the figures and the explorers share (colours, log-axis floors, the style
+of a panel against the step). Nothing here needs a live display: those are in :mod:`lessons_src.widgets`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-import ipywidgets
 import matplotlib.figure
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 from matplotlib.axes import Axes
+from matplotlib.ticker import LogLocator, NullLocator
 
 from lessons_src.descent import critical_momentum, distances_to, gd_rate, momentum_rate
 from lessons_src.minibatch import covariance_ellipse
+
+OPTIMIZER_COLORS = {"sgd": "tab:blue", "momentum": "tab:red", "nesterov": "tab:purple",
+                    "rmsprop": "tab:orange", "adam": "tab:green"}
+LOSS_FLOOR = 1e-8  # a live loss panel's bottom edge: smaller excess losses sit on the axis
+DISTANCE_FLOOR = 1e-8  # a live distance panel's bottom edge
+
+
+def log_curve(values: Any, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) for a log axis: each value raised to at least ``floor``, non-finite ones left out."""
+    values = np.maximum(np.asarray(values, dtype=float), floor)
+    finite = np.isfinite(values)
+    return np.arange(len(values))[finite], values[finite]
+
+
+def style_step_panel(ax: Axes, *, top: float, floor: float, ylabel: str, title: str) -> Axes:
+    """A log-scale panel against the step with fixed y-limits, so redrawing a curve never moves a tick."""
+    ax.set_yscale("log")
+    ax.set_ylim(floor, top)
+    ax.set(xlabel="step", ylabel=ylabel)
+    ax.set_title(title, fontsize=9, y=1.01)
+    ax.yaxis.set_major_locator(LogLocator(numticks=6))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
 
 
 def plot_image_grid(fig: matplotlib.figure.Figure, images: torch.Tensor,
@@ -233,48 +260,6 @@ def plot_misclassified(fig: matplotlib.figure.Figure, images: torch.Tensor, pred
     return fig
 
 
-class LiveCurve:
-    """Loss and accuracy lines that redraw after every epoch: ``fit(..., on_epoch_end=LiveCurve(fig))``.
-
-    A thin shell: it keeps three lines and, when called with a History, moves them with
-    ``set_data`` and redraws. A live (ipympl) canvas redraws in place; with the inline backend
-    the figure is shown once and that same output is replaced after each epoch, so the curve
-    also fills in, and stays, in a static export.
-    """
-
-    def __init__(self, fig: matplotlib.figure.Figure) -> None:
-        """Draw empty train/test loss lines and a test accuracy line on two new axes of ``fig``."""
-        self.fig = fig
-        self.ax_loss, self.ax_accuracy = fig.subplots(1, 2)
-        (self.train_line,) = self.ax_loss.plot([], [], "o-", label="train")
-        (self.test_line,) = self.ax_loss.plot([], [], "s--", label="test")
-        (self.accuracy_line,) = self.ax_accuracy.plot([], [], "o-", color="tab:green")
-        self.ax_loss.set(xlabel="epoch", ylabel="loss (mean over batches)", xlim=(0.5, 1.5), ylim=(0, 2.5))
-        self.ax_accuracy.set(xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, 1.5), ylim=(0, 100))
-        self.ax_loss.legend(fontsize=8)
-        for ax in (self.ax_loss, self.ax_accuracy):
-            ax.set_autoscale_on(True)  # the limits above only frame the empty plot
-        fig.tight_layout()
-        self._output = None
-        if not isinstance(fig.canvas, ipywidgets.DOMWidget):
-            self._output = display(fig, display_id=True)
-            plt.close(fig)  # shown through the handle above, not again at the end of the cell
-
-    def __call__(self, history) -> None:
-        """Show every epoch of ``history`` so far."""
-        epochs = np.arange(1, history.num_epochs + 1)
-        self.train_line.set_data(epochs, history.train_loss)
-        self.test_line.set_data(epochs, history.test_loss)
-        self.accuracy_line.set_data(epochs, 100 * np.asarray(history.test_accuracy))
-        for ax in (self.ax_loss, self.ax_accuracy):
-            ax.relim()
-            ax.autoscale_view()
-        if self._output is None:
-            self.fig.canvas.draw()  # draw now: ipympl sends the new image while the cell still runs
-        else:
-            self._output.update(self.fig)
-
-
 # --- lesson 04: mini-batches --------------------------------------------------------------------
 BASIN_COLORS = {0: "tab:green", 1: "tab:red", -1: "0.5"}  # global minimum, another minimum, neither
 
@@ -337,3 +322,12 @@ def plot_throughput(ax: Axes, batch_sizes: Sequence[int], samples_per_second: Se
     ax.set(xlabel="batch size", ylabel="samples per second (training steps)")
     ax.grid(True, which="major", alpha=0.3)
     return ax
+
+
+def __getattr__(name: str) -> Any:
+    """``LiveCurve`` moved to :mod:`lessons_src.widgets` (a live display); the old import path still works."""
+    if name == "LiveCurve":
+        from lessons_src.widgets import LiveCurve
+
+        return LiveCurve
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

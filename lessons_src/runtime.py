@@ -7,11 +7,12 @@ import random
 import numpy as np
 import torch
 
+from lessons_src.validation import as_int
+
 
 def set_seed(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's generators (CPU and every GPU) with ``seed``."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = as_int("seed", seed, low=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

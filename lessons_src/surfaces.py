@@ -90,18 +90,18 @@ def _grid(surface: Surface, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return W1, W2, L
 
 
-# --- the seeds' quadratic: squared errors of w1·x1 + w2·x2 on two examples ----------------------
+# --- the source tutorials' quadratic: squared errors of w1·x1 + w2·x2 on two examples ----------------------
 # L = (2 − w1 − w2)² + (4 − 3·w1 − w2)²: targets 2 and 4 for inputs (1, 1) and (3, 1).
-def _seed_loss(w1, w2):
+def _source_loss(w1, w2):
     return (2 - w1 - w2) ** 2 + (4 - 3 * w1 - w2) ** 2
 
 
-def _seed_grad(w1, w2):
+def _source_grad(w1, w2):
     r1, r2 = 2 - w1 - w2, 4 - 3 * w1 - w2
     return (-2 * r1 - 6 * r2, -2 * r1 - 2 * r2)
 
 
-def _seed_hessian(w1, w2):
+def _source_hessian(w1, w2):
     return ((20.0, 8.0), (8.0, 4.0))
 
 
@@ -165,8 +165,8 @@ def _two_minima_points() -> tuple[Pair, Pair]:
 SURFACES: dict[str, Surface] = {
     s.name: s
     for s in (
-        Surface("seed_quadratic", "The seeds' quadratic", "(2 − w1 − w2)² + (4 − 3·w1 − w2)²",
-                _seed_loss, _seed_grad, _seed_hessian, minima=((1.0, 1.0),),
+        Surface("source_quadratic", "The source tutorials' quadratic", "(2 − w1 − w2)² + (4 − 3·w1 − w2)²",
+                _source_loss, _source_grad, _source_hessian, minima=((1.0, 1.0),),
                 w1_range=(-10.0, 10.0), w2_range=(-10.0, 10.0), start=(-8.0, 9.0), lr=0.05, num_steps=60),
         Surface("ravine", "An ill-conditioned ravine", "½ wᵀAw, eigenvalues 0.5 and 20",
                 _ravine_loss, _ravine_grad, _ravine_hessian, minima=((0.0, 0.0),),
@@ -179,6 +179,10 @@ SURFACES: dict[str, Surface] = {
                 w1_range=(-2.0, 2.0), w2_range=(-2.0, 2.0), start=(0.5, 1.5), lr=0.05, num_steps=60),
     )
 }
+
+
+# The quadratic surfaces, on which the rates of GD and momentum follow from the Hessian's eigenvalues.
+QUADRATIC_SURFACES = ("ravine", "source_quadratic")
 
 
 def get_surface(name: str) -> Surface:

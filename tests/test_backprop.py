@@ -1,4 +1,4 @@
-"""Hand-written backprop equals autograd; compare(); SeedModel; the lesson's self-checks; the graph."""
+"""Hand-written backprop equals autograd; compare(); SourceModel; the lesson's self-checks; the graph."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from lessons_src.checks import (
     check_mse_gradient,
     check_tanh_hidden_gradient,
 )
-from lessons_src.models import SeedModel
+from lessons_src.models import SourceModel
 from lessons_src.plotting import plot_computation_graph
 
 sizes = st.integers(min_value=1, max_value=7)
@@ -120,18 +120,18 @@ def test_backward_rejects_labels_of_the_wrong_shape():
         two_layer_backward(p["X"], p["y"], p["w12"].T, forward)
 
 
-def test_seed_model_shapes_and_layers():
-    model = SeedModel()
+def test_source_model_shapes_and_layers():
+    model = SourceModel()
     logits = model(torch.rand(500, 20) * 100)
     assert logits.shape == (500, 3)
     assert [tuple(p.shape) for p in model.parameters()] == [(13, 20), (13,), (8, 13), (8,), (3, 8), (3,)]
-    assert SeedModel(in_features=5, out_features=2)(torch.zeros(4, 5)).shape == (4, 2)
+    assert SourceModel(in_features=5, out_features=2)(torch.zeros(4, 5)).shape == (4, 2)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
-def test_seed_model_rejects_bad_sizes(bad):
+def test_source_model_rejects_bad_sizes(bad):
     with pytest.raises(ValueError, match="in_features must be an int >= 1"):
-        SeedModel(in_features=bad)
+        SourceModel(in_features=bad)
 
 
 def mse_right(X, y, w):

@@ -80,6 +80,7 @@ def jupyterlab(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", workdir / "notebooks")
     shutil.copytree(ROOT / "figures", workdir / "figures")
+    shutil.copytree(ROOT / "bench", workdir / "bench")  # lesson 04 reads a benchmark record from ../bench
     port, token = free_port(), secrets.token_hex(16)
     env = os.environ | {"JUPYTERLAB_SETTINGS_DIR": str(lab_settings(workdir / "settings")),
                         "JUPYTER_CONFIG_DIR": str(workdir / "config")}

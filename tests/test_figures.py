@@ -1,15 +1,27 @@
-"""Static figures: every referenced figure exists, none is orphaned, each is built by lessons_src."""
+"""Static figures: every referenced figure exists, none is orphaned, each is built by lessons_src,
+and importing the figure module pulls in no widget library and leaves matplotlib's backend alone."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from lessons_src.figures import FIGURES, FIGURES_DIR, save_figure
+from lessons_src.figures import (
+    BENCH_RECORDS,
+    FIGURES,
+    build_figure,
+    main,
+    minibatch_throughput,
+    save_figure,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+FIGURES_DIR = ROOT / "figures"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]
 
 
@@ -36,6 +48,47 @@ def test_every_committed_figure_is_built_by_the_figures_command():
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_figure_builds_and_saves_identically_twice(name, tmp_path):
-    first = save_figure(FIGURES[name](), tmp_path / "a.png").read_bytes()
-    second = save_figure(FIGURES[name](), tmp_path / "b.png").read_bytes()
+    first = save_figure(build_figure(name, ROOT), tmp_path / "a.png").read_bytes()
+    second = save_figure(build_figure(name, ROOT), tmp_path / "b.png").read_bytes()
     assert first == second and first[:4] == b"\x89PNG"
+
+
+def test_a_bench_figure_is_drawn_from_the_record_it_is_given():
+    record = json.loads((ROOT / "bench" / BENCH_RECORDS["minibatch_throughput.png"]).read_text())
+    assert record["runs"] and {"machine", "torch"} <= set(record)
+    for run in record["runs"]:
+        assert len(run["batch_size"]) == len(run["samples_per_second"]) and run["threads"] >= 1
+    record["runs"] = record["runs"][:1]
+    fig = minibatch_throughput(record)
+    assert len(fig.axes[0].lines) == 1 and record["machine"] in fig._suptitle.get_text()
+
+
+def test_the_figures_command_wants_the_repository_root(tmp_path, capsys):
+    assert main(["gd_step_sizes.png"], root=tmp_path) == 2
+    assert "repository root" in capsys.readouterr().err
+    (tmp_path / "bench").mkdir()
+    assert main(["no_such_figure.png"], root=tmp_path) == 2
+    assert main(["gd_step_sizes.png"], root=tmp_path) == 0
+    assert (tmp_path / "figures" / "gd_step_sizes.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def imported_modules_and_backend(module: str) -> dict:
+    """In a fresh interpreter: which of ipywidgets/IPython ``import module`` loads, and the backend change."""
+    code = ("import json, sys, matplotlib\n"
+            "before = matplotlib.get_backend()\n"
+            f"import {module}\n"
+            "print(json.dumps({'ipywidgets': 'ipywidgets' in sys.modules, 'IPython': 'IPython' in sys.modules,\n"
+            "                  'backend_changed': matplotlib.get_backend() != before}))\n")
+    env = {"MPLBACKEND": "svg", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                          check=True, timeout=120)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_figures_module_loads_no_widgets_and_keeps_the_backend():
+    assert imported_modules_and_backend("lessons_src.figures") == {
+        "ipywidgets": False, "IPython": False, "backend_changed": False}
+
+
+def test_importing_plotting_loads_no_ipython():
+    assert imported_modules_and_backend("lessons_src.plotting")["IPython"] is False

@@ -19,6 +19,7 @@ from lessons_src.checks import (
     check_velocity_after_two_steps,
 )
 from lessons_src.descent import (
+    COMPARISON_SETTINGS,
     OPTIMIZER_NAMES,
     averaged_momentum_step,
     critical_momentum,
@@ -33,17 +34,13 @@ from lessons_src.descent import (
     nesterov_step,
     run_descent,
     run_torch_optimizer,
-    seed_momentum_step,
+    velocity_momentum_step,
 )
-from lessons_src.models import SeedModel
+from lessons_src.models import SourceModel
 from lessons_src.plotting import plot_distance_curve, plot_rate_vs_momentum
+from lessons_src.readouts import describe_rates
 from lessons_src.surfaces import SURFACES, get_surface
-from lessons_src.widgets import (
-    COMPARISON_SETTINGS,
-    MomentumExplorer,
-    OptimizerComparison,
-    describe_rates,
-)
+from lessons_src.widgets import MomentumExplorer, OptimizerComparison
 
 NAMES = sorted(SURFACES)
 RAVINE = get_surface("ravine")
@@ -80,11 +77,11 @@ runs = st.fixed_dictionaries({
 # --- hand-written rules against torch.optim ----------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(run=runs)
-def test_seed_form_momentum_equals_torch_sgd(run):
+def test_velocity_form_momentum_equals_torch_sgd(run):
     surface = SURFACES[run["name"]]
     start, lr, gamma = a_start(surface, run["u"], run["v"]), run["lr_share"] * surface.lr, run["momentum"]
     points, diverged_at = hand_run(surface, start, run["num_steps"],
-                                   lambda w, v, g: seed_momentum_step(w, v, g, lr, gamma))
+                                   lambda w, v, g: velocity_momentum_step(w, v, g, lr, gamma))
     torch_path = run_torch_optimizer(surface, start, "momentum", lr, run["num_steps"], momentum=gamma)
     assert torch_path.diverged_at == diverged_at
     np.testing.assert_allclose(torch_path.points, points, rtol=1e-9, atol=1e-6)
@@ -108,17 +105,17 @@ def test_lookahead_nesterov_equals_torch_nesterov(run):
 
 @settings(max_examples=30, deadline=None)
 @given(run=runs)
-def test_pytorch_form_is_the_seed_form_with_v_equal_minus_lr_b(run):
+def test_pytorch_form_is_the_velocity_form_with_v_equal_minus_lr_b(run):
     surface = SURFACES[run["name"]]
-    w_seed = w_torch = np.array(a_start(surface, run["u"], run["v"]))
+    w_velocity = w_torch = np.array(a_start(surface, run["u"], run["v"]))
     v, b = np.zeros(2), np.zeros(2)
     lr, gamma = run["lr_share"] * surface.lr, run["momentum"]
     for _ in range(min(run["num_steps"], 20)):
-        w_seed, v = seed_momentum_step(w_seed, v, surface.grad(w_seed), lr, gamma)
+        w_velocity, v = velocity_momentum_step(w_velocity, v, surface.grad(w_velocity), lr, gamma)
         w_torch, b = momentum_step(w_torch, b, surface.grad(w_torch), lr, gamma)
         np.testing.assert_allclose(v, -lr * b, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(w_seed, w_torch, rtol=1e-9, atol=1e-12)
-        if not surface.in_region(w_seed):
+        np.testing.assert_allclose(w_velocity, w_torch, rtol=1e-9, atol=1e-12)
+        if not surface.in_region(w_velocity):
             break  # far outside, the gradients overflow
 
 
@@ -148,18 +145,18 @@ def test_averaged_form_takes_a_step_one_minus_beta_times_smaller(beta):
     np.testing.assert_allclose(step_torch, -lr * g / (1 - beta), rtol=1e-6)
 
 
-def seed_network():
+def source_network():
     generator = torch.Generator().manual_seed(0)
     X = torch.rand(500, 20, generator=generator, dtype=torch.float64) * 100
     X = (X - X.mean(0)) / X.std(0)
     y = torch.randint(0, 3, (500,), generator=generator)
     torch.manual_seed(0)
-    return SeedModel().double(), X, y
+    return SourceModel().double(), X, y
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
-def test_hand_written_momentum_equals_torch_sgd_on_the_seed_network(nesterov):
-    model, X, y = seed_network()
+def test_hand_written_momentum_equals_torch_sgd_on_the_source_network(nesterov):
+    model, X, y = source_network()
     hand, reference = copy.deepcopy(model), copy.deepcopy(model)
     states = [torch.zeros_like(p) for p in hand.parameters()]
     optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, nesterov=nesterov)
@@ -173,14 +170,14 @@ def test_hand_written_momentum_equals_torch_sgd_on_the_seed_network(nesterov):
                 if nesterov:
                     new_p, states[i] = nesterov_step(p, states[i], p.grad, 0.1, 0.9)
                 else:
-                    new_p, states[i] = seed_momentum_step(p, states[i], p.grad, 0.1, 0.9)
+                    new_p, states[i] = velocity_momentum_step(p, states[i], p.grad, 0.1, 0.9)
                 p.copy_(new_p)
         optimizer.step()
         for a, b in zip(hand.parameters(), reference.parameters(), strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
-def test_nesterov_step_is_run_descents_nesterov():
+def test_run_descent_with_nesterov_takes_nesterov_steps():
     w, b, points = np.array(RAVINE.start), np.zeros(2), [np.array(RAVINE.start)]
     for _ in range(50):
         w, b = nesterov_step(w, b, RAVINE.grad(w), 0.02, 0.9)
@@ -191,7 +188,7 @@ def test_nesterov_step_is_run_descents_nesterov():
 
 def test_step_rules_work_on_tensors():
     w, g = torch.tensor([1.0, 2.0]), torch.tensor([0.5, -1.0])
-    new_w, v = seed_momentum_step(w, torch.zeros(2), g, 0.1, 0.9)
+    new_w, v = velocity_momentum_step(w, torch.zeros(2), g, 0.1, 0.9)
     torch.testing.assert_close(v, -0.1 * g)
     torch.testing.assert_close(new_w, w - 0.1 * g)
 
@@ -253,7 +250,7 @@ def test_momentum_rate_without_momentum_is_gd_rate():
         assert momentum_rate(lr, 0.0, RAVINE.curvatures()) == pytest.approx(gd_rate(lr, RAVINE.curvatures()))
 
 
-@pytest.mark.parametrize("surface_name", ["ravine", "seed_quadratic"])
+@pytest.mark.parametrize("surface_name", ["ravine", "source_quadratic"])
 @pytest.mark.parametrize("lr_share, momentum", [(0.2, 0.0), (0.5, 0.0), (0.2, 0.5), (0.5, 0.9),
                                                 (0.2, 0.95), (1.0, 0.3), (0.5, "critical")])
 def test_theoretical_rate_matches_the_measured_rate(surface_name, lr_share, momentum):
@@ -276,7 +273,7 @@ def test_rate_above_one_means_divergence():
 
 
 @settings(max_examples=30, deadline=None)
-@given(lr_share=st.floats(0.01, 1.0), name=st.sampled_from(["ravine", "seed_quadratic"]))
+@given(lr_share=st.floats(0.01, 1.0), name=st.sampled_from(["ravine", "source_quadratic"]))
 def test_critical_momentum_is_the_fastest_momentum(lr_share, name):
     lams = get_surface(name).curvatures()
     lr = lr_share * 4 / (math.sqrt(lams[-1]) + math.sqrt(lams[0])) ** 2  # at most Polyak's lr
@@ -335,28 +332,15 @@ def test_plot_distance_curve_and_rate_plot_return_their_axes():
     np.testing.assert_allclose(ax1.lines[0].get_ydata(), distances_to(path, (0, 0)))
     assert plot_rate_vs_momentum(ax2, 0.02, RAVINE.curvatures()) is ax2
     assert ax2.lines[-1].get_xdata()[0] == pytest.approx(critical_momentum(0.02, 0.5))
-    plt.close(fig)
 
 
 # --- the momentum explorer, headless ------------------------------------------------------------
 @pytest.fixture
-def explorer():
-    e = MomentumExplorer()
-    e.fig.canvas.draw()
-    yield e
-    plt.close(e.fig)
+def explorer(make_explorer):
+    return make_explorer(MomentumExplorer)
 
 
-def drawn(line) -> np.ndarray:
-    return np.column_stack(line.get_data())
-
-
-def pixels(fig) -> np.ndarray:
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba()).copy()
-
-
-def test_explorer_shows_the_pure_results(explorer):
+def test_explorer_shows_the_pure_results(explorer, drawn):
     e = explorer
     lr, gamma, steps = e.lr_slider.value, e.momentum_slider.value, e.steps_slider.value
     np.testing.assert_array_equal(drawn(e.lines["gd"]), run_descent(RAVINE, RAVINE.start, lr, steps).points)
@@ -364,7 +348,7 @@ def test_explorer_shows_the_pure_results(explorer):
                                   run_descent(RAVINE, RAVINE.start, lr, steps, momentum=gamma).points)
 
 
-def test_explorer_sliders_recompute_paths_distances_and_pixels(explorer):
+def test_explorer_sliders_recompute_paths_distances_and_pixels(explorer, drawn, pixels):
     e = explorer
     before = pixels(e.fig)
     e.lr_slider.value, e.momentum_slider.value, e.steps_slider.value = 0.02, 0.5, 150
@@ -380,18 +364,18 @@ def test_explorer_sliders_recompute_paths_distances_and_pixels(explorer):
     assert not np.array_equal(before, pixels(e.fig))
 
 
-def test_button_snaps_momentum_to_critical_damping(explorer):
+def test_button_snaps_momentum_to_critical_damping(explorer, drawn):
     e = explorer
     e.lr_slider.value = 0.02
     e.snap_button.click()
     assert e.momentum_slider.value == pytest.approx(critical_momentum(0.02, 0.5))
     assert f"{critical_momentum(0.02, 0.5):.4f}" in e.rates_readout.value
-    np.testing.assert_array_equal(drawn(e.lines["momentum"]), e.compute()[1].points)
+    np.testing.assert_array_equal(drawn(e.lines["momentum"]), e.compute().paths["momentum"].points)
     gd, heavy = e.paths
     assert heavy.distance_to((0, 0)) < gd.distance_to((0, 0)) / 100
 
 
-def test_huge_lr_shows_the_diverged_state(explorer):
+def test_huge_lr_shows_the_diverged_state(explorer, pixels):
     e = explorer
     e.lr_slider.value = 10**e.lr_slider.max  # a log slider's max is an exponent
     gd, heavy = e.paths
@@ -406,16 +390,16 @@ def test_huge_lr_shows_the_diverged_state(explorer):
     assert e.diverged_text.get_text() == "" and e.end_markers["gd"].get_marker() == "s"
 
 
-def test_explorer_zero_steps_and_surface_switch(explorer):
+def test_explorer_zero_steps_and_surface_switch(explorer, drawn, pixels):
     e = explorer
     e.steps_slider.value = 0
     assert drawn(e.lines["momentum"]).tolist() == [list(RAVINE.start)]
     pixels(e.fig)
-    e.surface_picker.value = "seed_quadratic"
-    seed = get_surface("seed_quadratic")
-    assert e.lr_slider.value == pytest.approx(seed.lr, rel=0.05)
-    np.testing.assert_array_equal(drawn(e.lines["gd"])[0], seed.start)
-    assert e.ax_contour.get_xlim() == seed.w1_range
+    e.surface_picker.value = "source_quadratic"
+    quadratic = get_surface("source_quadratic")
+    assert e.lr_slider.value == pytest.approx(quadratic.lr, rel=0.05)
+    np.testing.assert_array_equal(drawn(e.lines["gd"])[0], quadratic.start)
+    assert e.ax_contour.get_xlim() == quadratic.w1_range
     pixels(e.fig)
 
 
@@ -431,11 +415,8 @@ def test_describe_rates_names_gamma_star():
 
 # --- the optimizer comparison, headless ---------------------------------------------------------
 @pytest.fixture
-def comparison():
-    c = OptimizerComparison("ravine", selected=("sgd", "adam"))
-    c.fig.canvas.draw()
-    yield c
-    plt.close(c.fig)
+def comparison(make_explorer):
+    return make_explorer(OptimizerComparison, "ravine", selected=("sgd", "adam"))
 
 
 def assert_shows_pure_paths(c):
@@ -445,10 +426,10 @@ def assert_shows_pure_paths(c):
     for name in c.selected:
         expected = run_torch_optimizer(surface, surface.start, name, num_steps=c.steps_slider.value,
                                        **c.settings(name))
-        np.testing.assert_array_equal(drawn(c.lines[name]), expected.points)
+        np.testing.assert_array_equal(np.column_stack(c.lines[name].get_data()), expected.points)
 
 
-def test_picker_overlays_the_chosen_paths(comparison):
+def test_picker_overlays_the_chosen_paths(comparison, pixels):
     c = comparison
     assert c.selected == ("sgd", "adam")
     assert_shows_pure_paths(c)
@@ -474,7 +455,7 @@ def test_lr_momentum_and_steps_controls(comparison):
     assert c.paths["adam"].num_steps == 37
 
 
-def test_huge_lr_shows_divergence_without_error(comparison):
+def test_huge_lr_shows_divergence_without_error(comparison, drawn, pixels):
     c = comparison
     c.lr_sliders["sgd"].value = 10 ** c.lr_sliders["sgd"].max
     assert c.paths["sgd"].diverged
@@ -484,7 +465,7 @@ def test_huge_lr_shows_divergence_without_error(comparison):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_switching_surface_resets_the_presets(comparison, name):
+def test_switching_surface_resets_the_presets(comparison, name, pixels):
     c = comparison
     c.surface_picker.value = name
     preset = COMPARISON_SETTINGS[name]
@@ -495,7 +476,7 @@ def test_switching_surface_resets_the_presets(comparison, name):
     pixels(c.fig)
 
 
-def test_nothing_ticked(comparison):
+def test_nothing_ticked(comparison, pixels):
     c = comparison
     for box in c.checkboxes.values():
         box.value = False
@@ -509,10 +490,8 @@ def test_comparison_rejects_unknown_optimizers():
 
 
 def test_widgets_build_their_layout():
-    e, c = MomentumExplorer("seed_quadratic"), OptimizerComparison("two_minima")
+    e, c = MomentumExplorer("source_quadratic"), OptimizerComparison("two_minima")
     assert e.widget.children and c.widget.children
-    plt.close(e.fig)
-    plt.close(c.fig)
 
 
 # --- self-checks ------------------------------------------------------------------------------
@@ -535,9 +514,9 @@ def test_check_equivalent_lr():
 
 
 def test_the_two_forms_drift_apart_when_lr_changes_between_steps():
-    w_seed = w_torch = np.array(RAVINE.start)
+    w_velocity = w_torch = np.array(RAVINE.start)
     v, b = np.zeros(2), np.zeros(2)
     for lr in [0.05] * 5 + [0.01] * 5:  # a schedule: the old velocity keeps the old lr, the buffer does not
-        w_seed, v = seed_momentum_step(w_seed, v, RAVINE.grad(w_seed), lr, 0.9)
+        w_velocity, v = velocity_momentum_step(w_velocity, v, RAVINE.grad(w_velocity), lr, 0.9)
         w_torch, b = momentum_step(w_torch, b, RAVINE.grad(w_torch), lr, 0.9)
-    assert not np.allclose(w_seed, w_torch)
+    assert not np.allclose(w_velocity, w_torch)

@@ -48,8 +48,8 @@ def test_minima_are_stationary_points_with_positive_curvature(name):
     assert all(surface.loss(m) >= surface.min_loss for m in surface.minima)
 
 
-def test_seed_quadratic_minimum_and_threshold():
-    surface = get_surface("seed_quadratic")
+def test_source_quadratic_minimum_and_threshold():
+    surface = get_surface("source_quadratic")
     assert surface.loss((1, 1)) == 0
     np.testing.assert_allclose(surface.curvatures(), [12 - math.sqrt(128), 12 + math.sqrt(128)])
     assert surface.max_stable_lr() == pytest.approx(2 / (12 + math.sqrt(128)))
@@ -71,7 +71,7 @@ def test_get_surface_names_the_choices():
 
 def test_gd_step_and_momentum_step():
     w, g = np.array([10.0, 7.5]), np.array([5.0, 5.0])
-    np.testing.assert_array_equal(gd_step(w, g, 1.0), [5.0, 2.5])  # the seeds' A → A'
+    np.testing.assert_array_equal(gd_step(w, g, 1.0), [5.0, 2.5])  # the source tutorials' A → A'
     w1, b1 = momentum_step(w, np.zeros(2), g, 0.1, 0.9)
     np.testing.assert_allclose(b1, g)
     w2, b2 = momentum_step(w1, b1, g, 0.1, 0.9)
@@ -79,7 +79,7 @@ def test_gd_step_and_momentum_step():
     np.testing.assert_allclose(w2, w - 0.1 * g - 0.1 * 1.9 * g)
 
 
-@pytest.mark.parametrize("name", ["seed_quadratic", "ravine"])
+@pytest.mark.parametrize("name", ["source_quadratic", "ravine"])
 @pytest.mark.parametrize("factor", [0.5, 0.95])
 def test_below_the_threshold_converges(name, factor):
     surface = SURFACES[name]
@@ -88,7 +88,7 @@ def test_below_the_threshold_converges(name, factor):
     assert path.distance_to(surface.global_minimum) < 1e-4
 
 
-@pytest.mark.parametrize("name", ["seed_quadratic", "ravine"])
+@pytest.mark.parametrize("name", ["source_quadratic", "ravine"])
 @pytest.mark.parametrize("factor", [1.05, 2.0])
 def test_above_the_threshold_diverges_and_says_when(name, factor):
     surface = SURFACES[name]
@@ -113,7 +113,7 @@ def test_zero_steps_is_just_the_start():
 
 
 def test_start_far_outside_is_reported_not_raised():
-    path = run_descent(get_surface("seed_quadratic"), (1e300, -1e300), 0.01, 10)
+    path = run_descent(get_surface("source_quadratic"), (1e300, -1e300), 0.01, 10)
     assert path.diverged_at == 0 and path.num_steps == 0
 
 
@@ -127,4 +127,4 @@ def test_start_far_outside_is_reported_not_raised():
 def test_bad_input_names_the_argument(kwargs, argument):
     call = {"start": (0.0, 0.0), "lr": 0.01, "num_steps": 5} | kwargs
     with pytest.raises(ValueError, match=rf"^{argument} must"):
-        run_descent(get_surface("seed_quadratic"), **call)
+        run_descent(get_surface("source_quadratic"), **call)

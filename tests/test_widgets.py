@@ -6,58 +6,44 @@ import numpy as np
 import pytest
 from matplotlib.backend_bases import MouseEvent
 
-from lessons_src.descent import run_descent
+from lessons_src.descent import round_up_steps, run_descent
+from lessons_src.readouts import describe_path
 from lessons_src.surfaces import SURFACES, get_surface
-from lessons_src.widgets import LossSurfaceExplorer, describe_path, step_axis_limit
+from lessons_src.widgets import LossSurfaceExplorer
 
 
 @pytest.fixture
-def explorer():
-    e = LossSurfaceExplorer()
-    e.fig.canvas.draw()
-    e.fig3d.canvas.draw()
-    yield e
-    import matplotlib.pyplot as plt
-
-    plt.close(e.fig)
-    plt.close(e.fig3d)
+def explorer(make_explorer):
+    return make_explorer(LossSurfaceExplorer)
 
 
-def drawn_path(e) -> np.ndarray:
-    return np.column_stack(e.path_line.get_data())
-
-
-def pixels(fig) -> np.ndarray:
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba()).copy()
-
-
-def test_figure_shows_the_pure_result(explorer):
+def test_figure_shows_the_pure_result(explorer, drawn):
     e = explorer
-    expected = run_descent(get_surface("seed_quadratic"), e.start, e.lr_slider.value, e.steps_slider.value)
-    np.testing.assert_array_equal(drawn_path(e), expected.points)
+    expected = run_descent(get_surface("source_quadratic"), e.start, e.lr_slider.value, e.steps_slider.value)
+    assert e.path == e.result.paths["gd"] and e.result.num_steps == e.steps_slider.value
+    np.testing.assert_array_equal(drawn(e.path_line), expected.points)
     np.testing.assert_array_equal(e.path3d.get_data_3d()[0], expected.points[:, 0])
     assert "after 60 steps" in e.readout.value
 
 
-def test_lr_slider_redraws_path_loss_and_pixels(explorer):
+def test_lr_slider_redraws_path_loss_and_pixels(explorer, drawn, pixels):
     e = explorer
     before = pixels(e.fig)
     e.lr_slider.value = 0.01
     expected = run_descent(e.surface, e.start, 0.01, e.steps_slider.value)
-    np.testing.assert_array_equal(drawn_path(e), expected.points)
+    np.testing.assert_array_equal(drawn(e.path_line), expected.points)
     np.testing.assert_allclose(e.loss_line.get_ydata(), np.maximum(expected.losses - e.surface.min_loss, 1e-8))
     assert not np.array_equal(before, pixels(e.fig))
 
 
-def test_click_on_contour_starts_there(explorer):
+def test_click_on_contour_starts_there(explorer, drawn):
     e = explorer
     x, y = e.ax_contour.transData.transform((3.0, -4.0))
     event = MouseEvent("button_press_event", e.fig.canvas, x, y, button=1)
     e.fig.canvas.callbacks.process("button_press_event", event)
     assert e.start == pytest.approx((3.0, -4.0), abs=0.05)
-    np.testing.assert_allclose(drawn_path(e)[0], e.start)
-    np.testing.assert_array_equal(drawn_path(e), e.compute().points)
+    np.testing.assert_allclose(drawn(e.path_line)[0], e.start)
+    np.testing.assert_array_equal(drawn(e.path_line), e.compute().paths["gd"].points)
 
 
 def test_click_outside_the_contour_is_ignored(explorer):
@@ -68,23 +54,23 @@ def test_click_outside_the_contour_is_ignored(explorer):
     assert e.start == start
 
 
-def test_huge_lr_shows_diverged_state(explorer):
+def test_huge_lr_shows_diverged_state(explorer, drawn, pixels):
     e = explorer
     e.lr_slider.value = e.lr_slider.max
     assert e.path.diverged
     assert f"diverged at step {e.path.diverged_at}" in e.readout.value
     assert e.diverged_text.get_text() == f"diverged at step {e.path.diverged_at}"
     assert e.end_marker.get_marker() == "x"
-    assert np.isfinite(drawn_path(e)).all()
+    assert np.isfinite(drawn(e.path_line)).all()
     pixels(e.fig)  # draws without error
     e.lr_slider.value = 0.01
     assert e.diverged_text.get_text() == "" and e.end_marker.get_marker() == "s"
 
 
-def test_zero_steps_shows_only_the_start(explorer):
+def test_zero_steps_shows_only_the_start(explorer, drawn, pixels):
     e = explorer
     e.steps_slider.value = 0
-    assert drawn_path(e).tolist() == [list(e.start)]
+    assert drawn(e.path_line).tolist() == [list(e.start)]
     assert "after 0 steps" in e.readout.value
     pixels(e.fig)
 
@@ -102,13 +88,13 @@ def test_describe_path_reports_a_start_outside():
 
 
 @pytest.mark.parametrize("name", sorted(SURFACES))
-def test_switching_surface_resets_controls_and_redraws(explorer, name):
+def test_switching_surface_resets_controls_and_redraws(explorer, name, drawn, pixels):
     e = explorer
     e.surface_picker.value = name
     surface = SURFACES[name]
     assert (e.w1_slider.min, e.w1_slider.max) == surface.w1_range
     assert e.start == surface.start and e.lr_slider.value == pytest.approx(surface.lr, rel=0.06)
-    np.testing.assert_array_equal(drawn_path(e), e.compute().points)
+    np.testing.assert_array_equal(drawn(e.path_line), e.compute().paths["gd"].points)
     assert e.ax_contour.get_xlim() == surface.w1_range
     pixels(e.fig)
     pixels(e.fig3d)
@@ -124,7 +110,7 @@ def test_two_minima_readout_names_the_minimum(explorer):
     assert "a local one" in e.readout.value
 
 
-def test_view_sliders_turn_the_3d_panel(explorer):
+def test_view_sliders_turn_the_3d_panel(explorer, pixels):
     e = explorer
     before = pixels(e.fig3d)
     e.elev_slider.value, e.azim_slider.value = 10, 40
@@ -132,12 +118,14 @@ def test_view_sliders_turn_the_3d_panel(explorer):
     assert not np.array_equal(before, pixels(e.fig3d))
 
 
-def test_explorer_without_3d_panel():
+def test_explorer_without_3d_panel(drawn):
     e = LossSurfaceExplorer("ravine", show_3d=False)
     e.lr_slider.value = 0.05
     assert e.ax3d is None and e.widget.children
-    np.testing.assert_array_equal(drawn_path(e), e.compute().points)
+    np.testing.assert_array_equal(drawn(e.path_line), e.compute().paths["gd"].points)
 
 
-def test_step_axis_limit_is_a_round_number_at_least_the_steps():
-    assert [step_axis_limit(n) for n in (0, 10, 11, 60, 999, 1000, 9000)] == [10, 10, 20, 100, 1000, 1000, 9000]
+def test_the_loss_axis_ends_at_a_round_number_of_steps(explorer):
+    assert [round_up_steps(n) for n in (0, 10, 11, 60, 999, 1000, 9000)] == [10, 10, 20, 100, 1000, 1000, 9000]
+    explorer.steps_slider.value = 333
+    assert explorer.ax_loss.get_xlim() == (0, 500)

@@ -1,0 +1,284 @@
+"""Live displays: what the explorers share, and a training curve that fills in as it trains.
+
+Blitting (redraw only what moves), sliders that refuse values they could never show, small
+helpers for an explorer's panels, the :class:`Explorer` base that wires controls to one update,
+and :class:`LiveCurve`. The explorers themselves are in :mod:`lessons_src.widgets`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.figure
+import matplotlib.pyplot as plt
+import numpy as np
+import traitlets
+from IPython.display import display
+
+from lessons_src.descent import round_up_steps
+from lessons_src.plotting import LOSS_FLOOR, plot_contour, style_step_panel
+from lessons_src.surfaces import Surface, get_surface
+from lessons_src.validation import as_int, as_real
+
+TEXT_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none"}
+
+
+# --- drawing fast ------------------------------------------------------------------------------------
+class Blitter:
+    """Redraw only the moving artists of a figure over a saved background (matplotlib's blitting).
+
+    A full draw (first display, resize, new limits) saves the background; :meth:`refresh` then
+    restores it, draws the animated artists and pushes the pixels, which is many times cheaper
+    than redrawing every tick label.
+    """
+
+    def __init__(self, fig: matplotlib.figure.Figure) -> None:
+        self.fig, self.canvas = fig, fig.canvas
+        self.artists: list = []
+        self._background = None
+        self.canvas.mpl_connect("draw_event", self._on_draw)
+
+    def set_artists(self, artists: list) -> None:
+        """Track these artists (marking them animated, so full draws leave them out)."""
+        for artist in artists:
+            artist.set_animated(True)
+        self.artists = list(artists)
+        self._background = None
+
+    def _on_draw(self, event) -> None:
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._draw_artists()
+
+    def _draw_artists(self) -> None:
+        for artist in self.artists:
+            self.fig.draw_artist(artist)
+
+    def refresh(self, full: bool = False) -> None:
+        """Push the current artists to the screen; a full redraw when asked or when no background exists."""
+        if full or self._background is None:
+            self.canvas.draw_idle()
+            return
+        self.canvas.restore_region(self._background)
+        self._draw_artists()
+        self.canvas.blit(self.fig.bbox)
+
+
+def fix_label_positions(*axes) -> None:
+    """Pin the axis labels in place: matplotlib otherwise measures every tick label on each redraw."""
+    for ax in axes:
+        ax.xaxis.set_label_coords(0.5, -0.1)
+        ax.yaxis.set_label_coords(-0.16, 0.5)
+
+
+def canvas_or_output(fig: matplotlib.figure.Figure) -> widgets.Widget:
+    """The figure's ipympl canvas when it is a widget; otherwise an Output that shows the figure."""
+    if isinstance(fig.canvas, widgets.DOMWidget):
+        for name, value in (("header_visible", False), ("toolbar_position", "left"), ("resizable", False)):
+            if hasattr(fig.canvas, name):
+                setattr(fig.canvas, name, value)
+        return fig.canvas
+    out = widgets.Output()
+    with out:
+        display(fig)
+    return out
+
+
+def two_panels(width_ratio: float = 1.1, figsize: tuple[float, float] = (9, 4)):
+    """A figure with two side-by-side axes, made without showing it (the explorer shows it)."""
+    with plt.ioff():
+        return plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [width_ratio, 1]})
+
+
+def contour_panel(ax, surface: Surface) -> None:
+    """Clear ``ax`` and draw the surface's contours, titled with its formula."""
+    ax.clear()
+    plot_contour(ax, surface)
+    ax.set_title(f"{surface.title}: L = {surface.formula}", fontsize=9, y=1.01)
+
+
+def warning_text(ax, y: float):
+    """An empty bold red text centred at height ``y`` of ``ax``, for a 'diverged' notice."""
+    return ax.text(0.5, y, "", transform=ax.transAxes, ha="center", color="#b00", fontweight="bold",
+                   bbox=TEXT_BOX)
+
+
+def loss_panel(ax, surface: Surface):
+    """Clear ``ax`` as a fixed log panel of L − L* against the step."""
+    ax.clear()
+    top = 10 * float(surface.grid()[2].max() - surface.min_loss)
+    return style_step_panel(ax, top=top, floor=LOSS_FLOOR, ylabel="L(w) − L(w*)", title="loss above the minimum")
+
+
+def surface_picker(names: Sequence[str], value: str) -> widgets.Dropdown:
+    """A dropdown of the named surfaces, by title."""
+    return widgets.Dropdown(options=[(get_surface(n).title, n) for n in names], value=value, description="surface")
+
+
+def fit_step_axis(ax, num_steps: int) -> bool:
+    """Move the step axis's right edge to the next round number; True when it moved (a full redraw)."""
+    xlim = (0, round_up_steps(num_steps))
+    if ax.get_xlim() == xlim:
+        return False
+    ax.set_xlim(*xlim)
+    return True
+
+
+# --- controls that refuse values a slider cannot take -------------------------------------------------
+class ControlValueError(traitlets.TraitError, ValueError):
+    """An explorer's control was set to a value outside what it offers; the control kept its value."""
+
+
+class _AsGiven(traitlets.TraitType):
+    """A slider value passed on unchanged, so that the slider's validator sees exactly what was set."""
+
+    default_value = 0.0
+
+
+class _Strict(traitlets.HasTraits):
+    """A slider whose value must be a real number (any numeric type, never a bool) within [min, max]."""
+
+    value = _AsGiven().tag(sync=True)
+
+    def _bounds(self) -> tuple[float, float]:
+        return self.min, self.max
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal: dict) -> float:
+        low, high = self._bounds()
+        value, integer = proposal["value"], isinstance(self, widgets.IntSlider)
+        slack = 1e-9 * (high - low)  # a browser's log slider can overshoot an end by a rounding error
+        try:
+            number = (as_int("value", value, low=low, high=high) if integer
+                      else as_real("value", value, low=low - slack, high=high + slack))
+        except ValueError:
+            kind = "an int" if integer else "a finite number"
+            raise ControlValueError(f"{self.description or 'value'} must be {kind} in [{low:g}, {high:g}], "
+                                    f"got {value!r}; it stays {self.value!r}") from None
+        return min(max(number, low), high)
+
+
+class StrictFloatSlider(_Strict, widgets.FloatSlider):
+    """A FloatSlider that refuses NaN, ±inf, bools, non-numbers and values outside [min, max]."""
+
+
+class StrictIntSlider(_Strict, widgets.IntSlider):
+    """An IntSlider that refuses floats, bools, non-numbers and values outside [min, max]."""
+
+    value = _AsGiven(0).tag(sync=True)
+
+
+class StrictFloatLogSlider(_Strict, widgets.FloatLogSlider):
+    """A FloatLogSlider that refuses NaN, ±inf, bools, non-numbers and values outside [base^min, base^max]."""
+
+    value = _AsGiven(1.0).tag(sync=True)
+
+    def _bounds(self) -> tuple[float, float]:
+        return self.base**self.min, self.base**self.max
+
+
+# --- what every explorer shares ------------------------------------------------------------------------
+class Explorer:
+    """Controls wired to :meth:`update`, a guard that holds updates while several controls are set,
+    blitted redraws, and display as one widget.
+
+    A subclass builds its controls and figure and calls :meth:`_start`. It defines ``compute()``
+    (the pure result for the current controls), ``show(result)`` (move the artists using that
+    result alone), ``_draw_static(choice)`` (the layers that change only with the picker) and
+    ``widget``.
+    """
+
+    _holding = False
+    _full_redraw = True
+    result: Any = None
+
+    def _start(self, picker: widgets.Widget, controls: Sequence[widgets.Widget]) -> None:
+        """Draw ``picker``'s static layers, wire the picker and ``controls``, and show the first result."""
+        self._draw_static(picker.value)
+        picker.observe(self._on_picker, names="value")
+        for control in controls:
+            control.observe(self.update, names="value")
+        self.update()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Within this block, changed controls do not recompute (also when the block raises)."""
+        held, self._holding = self._holding, True
+        try:
+            yield
+        finally:
+            self._holding = held
+
+    def update(self, change: dict | None = None) -> Any:
+        """Recompute from the controls, move the artists and redraw; returns the result shown."""
+        if self._holding:
+            return self.result
+        self.result = self.compute()
+        self.show(self.result)
+        self._redraw()
+        return self.result
+
+    def _on_picker(self, change: dict) -> None:
+        self._draw_static(change["new"])
+        self.update()
+
+    @property
+    def surface(self) -> Surface:
+        """The surface the picker shows."""
+        return get_surface(self.surface_picker.value)
+
+    def _blitters(self) -> list[Blitter]:
+        return [self.blitter]
+
+    def _redraw(self) -> None:
+        for blitter in self._blitters():
+            blitter.refresh(full=self._full_redraw)
+        self._full_redraw = False
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+# --- a training curve that fills in epoch by epoch ------------------------------------------------
+class LiveCurve:
+    """Loss and accuracy lines that redraw after every epoch: ``fit(..., on_epoch_end=LiveCurve(fig))``.
+
+    A thin shell: it keeps three lines and, when called with a History, moves them with
+    ``set_data`` and redraws. A live (ipympl) canvas redraws in place; with the inline backend
+    the figure is shown once and that same output is replaced after each epoch, so the curve
+    also fills in, and stays, in a static export.
+    """
+
+    def __init__(self, fig: matplotlib.figure.Figure) -> None:
+        """Draw empty train/test loss lines and a test accuracy line on two new axes of ``fig``."""
+        self.fig = fig
+        self.ax_loss, self.ax_accuracy = fig.subplots(1, 2)
+        (self.train_line,) = self.ax_loss.plot([], [], "o-", label="train")
+        (self.test_line,) = self.ax_loss.plot([], [], "s--", label="test")
+        (self.accuracy_line,) = self.ax_accuracy.plot([], [], "o-", color="tab:green")
+        self.ax_loss.set(xlabel="epoch", ylabel="loss (mean over batches)", xlim=(0.5, 1.5), ylim=(0, 2.5))
+        self.ax_accuracy.set(xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, 1.5), ylim=(0, 100))
+        self.ax_loss.legend(fontsize=8)
+        for ax in (self.ax_loss, self.ax_accuracy):
+            ax.set_autoscale_on(True)  # the limits above only frame the empty plot
+        fig.tight_layout()
+        self._output = None
+        if not isinstance(fig.canvas, widgets.DOMWidget):
+            self._output = display(fig, display_id=True)
+            plt.close(fig)  # shown through the handle above, not again at the end of the cell
+
+    def __call__(self, history) -> None:
+        """Show every epoch of ``history`` so far."""
+        epochs = np.arange(1, history.num_epochs + 1)
+        self.train_line.set_data(epochs, history.train_loss)
+        self.test_line.set_data(epochs, history.test_loss)
+        self.accuracy_line.set_data(epochs, 100 * np.asarray(history.test_accuracy))
+        for ax in (self.ax_loss, self.ax_accuracy):
+            ax.relim()
+            ax.autoscale_view()
+        if self._output is None:
+            self.fig.canvas.draw()  # draw now: ipympl sends the new image while the cell still runs
+        else:
+            self._output.update(self.fig)

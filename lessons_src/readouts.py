@@ -1,0 +1,84 @@
+"""The explorers' text readouts: small pure functions from a result to one line of HTML.
+
+They live apart from the widgets so that tests (and a static export) can format a readout
+without ipywidgets; the widgets only put the returned string into an ``HTML`` control.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lessons_src import descent
+from lessons_src.descent import OPTIMIZER_LABELS, DescentPath
+from lessons_src.minibatch import NoiseCloud
+from lessons_src.plotting import OPTIMIZER_COLORS
+from lessons_src.surfaces import Surface
+
+
+def warning(text: str) -> str:
+    """``text`` in bold dark red: a diverged run, a rate ≥ 1, a refused control value."""
+    return f"<b style='color:#b00'>{text}</b>"
+
+
+def describe_path(path: DescentPath, surface: Surface) -> str:
+    """One line of HTML: final loss and distance to the nearest minimum, or where it diverged."""
+    if path.diverged_at == 0:
+        return warning("start is outside the region: nothing to run")
+    if path.diverged:
+        return (f"{warning(f'diverged at step {path.diverged_at}')}: the steps grew until the point left "
+                f"the plot (largest stable lr at the minimum: {surface.max_stable_lr():.3g})")
+    distances = [path.distance_to(m) for m in surface.minima]
+    nearest = int(np.argmin(distances))
+    which = "" if len(surface.minima) == 1 else (" (the global one)" if nearest == 0 else " (a local one)")
+    return (f"after {path.num_steps} steps: loss {path.final_loss:.4g}, "
+            f"distance to the nearest minimum{which} {distances[nearest]:.3g}")
+
+
+def describe_rate(rate: float) -> str:
+    """A per-step rate: how many steps make the distance 1000× smaller, or a warning when it grows."""
+    if rate >= 1:
+        return f"{warning(f'{rate:.4f}')} (≥ 1: the distance grows)"
+    return f"<b>{rate:.4f}</b> (1000× closer in {np.log(1e-3) / np.log(rate):.0f} steps)"
+
+
+def describe_rates(surface: Surface, lr: float, momentum: float) -> str:
+    """HTML: the theoretical rates of GD and momentum on a quadratic surface, and γ* for this lr."""
+    lams = surface.curvatures()
+    gd, heavy = descent.gd_rate(lr, lams), descent.momentum_rate(lr, momentum, lams)
+    star = (f"γ* = (1 − √(η·λmin))² = <b>{descent.critical_momentum(lr, float(lams[0])):.4f}</b>"
+            if lr * lams[0] <= 1 else "γ*: undefined (η·λmin > 1)")
+    return (f"λ = {lams[0]:.3g}, {lams[-1]:.3g} | rate per step: GD {describe_rate(gd)}; "
+            f"momentum {describe_rate(heavy)} | {star}")
+
+
+def describe_distances(paths: dict[str, DescentPath], minimum: np.ndarray) -> str:
+    """HTML, one part per labelled path: its distance to ``minimum`` at the end, or where it diverged."""
+    return " | ".join(
+        warning(f"{label}: diverged at step {path.diverged_at}") if path.diverged else
+        f"{label}: distance {path.distance_to(minimum):.3g} after {path.num_steps} steps"
+        for label, path in paths.items())
+
+
+def describe_runs(paths: dict[str, DescentPath], surface: Surface) -> str:
+    """HTML, one line per optimizer: where it ended, or the step at which it diverged."""
+    lines = []
+    for name, path in paths.items():
+        label = f"<b style='color:{OPTIMIZER_COLORS[name]}'>{OPTIMIZER_LABELS[name]}</b>"
+        if path.diverged:
+            lines.append(f"{label}: {warning(f'diverged at step {path.diverged_at}')}")
+        else:
+            distance = min(path.distance_to(m) for m in surface.minima)
+            lines.append(f"{label}: loss − L* {path.final_loss - surface.min_loss:.3g}, "
+                         f"distance to the nearest minimum {distance:.3g}")
+    return "<br>".join(lines) or "tick at least one optimizer"
+
+
+def describe_cloud(cloud: NoiseCloud, num_samples: int) -> str:
+    """One line of HTML: iterations per epoch, measured and theoretical variance, share of downhill batches."""
+    head = f"<b>B = {cloud.batch_size}</b>: {cloud.iterations_per_epoch} iterations per epoch (drop_last)"
+    if cloud.batch_size >= num_samples:
+        return (f"{head} | every batch is the whole data set, so every batch gradient <i>is</i> ∇L: "
+                f"variance 0, the factor (m − B)/(m − 1) = 0")
+    return (f"{head} | variance of g_B: measured <b>{cloud.measured_variance:.4g}</b>, theory "
+            f"{cloud.theory_variance:.4g} | variance × B = {cloud.measured_variance * cloud.batch_size:.3g} | "
+            f"{cloud.share_downhill:.0%} of the batch gradients point downhill (g_B·∇L > 0)")
