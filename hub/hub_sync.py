@@ -4,7 +4,7 @@ Run as the student (the hub starts it with the student's uid before each server 
 ``course_hub.py distribute`` does the same for every account), so it can only touch what the
 student owns. Standard library only: it starts in a fraction of a second.
 
-For every course file (``notebooks/``, ``figures/``, ``GLOSSARY.md``) the copy in ``<dest>`` is:
+For every course file (``notebooks/``, ``figures/``, ``bench/`` -- lesson 04 reads a measured record there --, ``GLOSSARY.md``) the copy in ``<dest>`` is:
 
 - ``added`` when the student has no such file (``restored`` if it was delivered before and removed);
 - ``updated`` when the student did not edit the delivered version and the course changed;
@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-COURSE_ITEMS = ("notebooks", "figures", "GLOSSARY.md")
+COURSE_ITEMS = ("notebooks", "figures", "bench", "GLOSSARY.md")
 MANIFEST = ".course-manifest.json"
 UPDATES_NOTE = "COURSE-UPDATES.md"
 UPDATE_TAG = ".course-update"

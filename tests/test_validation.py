@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from lessons_src.validation import (
-    MAX_STEPS, as_int, as_point, as_real, require_class_labels, require_finite, validate_hyperparameters,
+    MAX_STEPS,
+    as_int,
+    as_point,
+    as_real,
+    require_class_labels,
+    require_finite,
+    validate_hyperparameters,
 )
 
 
