@@ -149,18 +149,16 @@ def _read(path: str | os.PathLike, what: str) -> Any:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
+    except PermissionError:
         raise
-    except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    except Exception as err:  # noqa: BLE001 - torch reports a bad file in many ways (EOFError, RuntimeError...)
+        found = re.search(r"GLOBAL ([\w.]+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
         if found:
             raise CheckpointError(
                 f"{path} holds a pickled Python object ({found.group(1)}), for example a whole model saved with "
                 f"torch.save(model), not a {what}; a safe load reads only tensors and plain containers. "
                 f"To fix it, {HOW_TO_SAVE}."
             ) from None
-        raise CheckpointError(f"{path} is a pickle but not a PyTorch {what}. To fix it, {HOW_TO_SAVE}.") from None
-    except Exception:  # noqa: BLE001 - torch reports a bad file in many ways (EOFError, RuntimeError, KeyError...)
         size = path.stat().st_size
         raise CheckpointError(
             f"{path} is not a {what}: it is empty, truncated or not a PyTorch file ({size} bytes). "
