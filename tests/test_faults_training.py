@@ -106,21 +106,23 @@ def reference():
 
 
 # --- interrupts: a real SIGINT at each point, resumed in this process or from a checkpoint --------------
-INTERRUPT_POINTS = {
+INTERRUPT_POINTS = {  # how to interrupt, where fit says it stopped, the position it records
     # call numbers of the loss function: epoch 1 is calls 1-8 (steps) and 9-11 (test batches), epoch 2 from 12
-    "in the middle of an epoch": (dict(on_loss=sigint_at(STEPS + TEST_BATCHES + 4)), "during epoch 2, after step 4"),
-    "during evaluation": (dict(on_loss=sigint_at(2 * STEPS + TEST_BATCHES + 2)), "during the evaluation of epoch 2"),
-    "between epochs": (dict(on_epoch_end=lambda h: sigint() if h.num_epochs == 1 else None), "after epoch 1"),
+    "in the middle of an epoch": (dict(on_loss=sigint_at(STEPS + TEST_BATCHES + 4)), "during epoch 2, after step 4",
+                                  (2, 4)),
+    "during evaluation": (dict(on_loss=sigint_at(2 * STEPS + TEST_BATCHES + 2)), "during the evaluation of epoch 2",
+                          (2, STEPS)),
+    "between epochs": (dict(on_epoch_end=lambda h: sigint() if h.num_epochs == 1 else None), "after epoch 1", (2, 0)),
 }
 
 
 @pytest.mark.parametrize("point", INTERRUPT_POINTS)
 def test_sigint_then_fit_with_the_history_is_bit_identical(point, reference):
-    kwargs, where = INTERRUPT_POINTS[point]
+    kwargs, where, position = INTERRUPT_POINTS[point]
     model, optimizer, scheduler = make_run()
     with pytest.warns(UserWarning, match=f"interrupted {where}"):
         history = train(model, optimizer, scheduler, **kwargs)
-    assert history.interrupted == where and history.num_epochs < NUM_EPOCHS
+    assert history.interrupted == where and history.position == position
     history = train(model, optimizer, scheduler, history=history)
     assert history.interrupted is None
     assert_same_run(history, model, reference[1], reference[0])
@@ -128,7 +130,7 @@ def test_sigint_then_fit_with_the_history_is_bit_identical(point, reference):
 
 @pytest.mark.parametrize("point", INTERRUPT_POINTS)
 def test_sigint_then_a_checkpoint_resumed_into_fresh_objects_is_bit_identical(point, reference, tmp_path):
-    kwargs, where = INTERRUPT_POINTS[point]
+    kwargs, where, _ = INTERRUPT_POINTS[point]
     model, optimizer, scheduler = make_run()
     with pytest.warns(UserWarning, match="interrupted"):
         history = train(model, optimizer, scheduler, **kwargs)
@@ -524,7 +526,7 @@ def test_kill_9_during_a_save_leaves_a_loadable_file_and_the_next_save_cleans_up
     assert [p.name for p in path.parent.iterdir()] == ["run.pt"]
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o027])
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask 022", "umask 027"])
 def test_a_saved_file_has_the_mode_of_a_normal_file(tmp_path, umask):
     old = os.umask(umask)
     try:
