@@ -428,8 +428,8 @@ class _Run:
         history.interrupted = where
         steps = f" and {history.partial_steps} step(s) of epoch {epoch}" if history.partial_steps else ""
         warnings.warn(f"training interrupted {where}: the model keeps the weights of the last complete step, the "
-                      f"History {history.num_epochs} complete epoch(s){steps}. fit(..., history=history) goes on "
-                      "from there; save_checkpoint(path, model, optimizer, history=history) keeps it on disk.",
+                      f"History records {history.num_epochs} complete epoch(s){steps}. fit(..., history=history) "
+                      "goes on from there; save_checkpoint(path, model, optimizer, history=history) keeps it on disk.",
                       stacklevel=3)
 
 

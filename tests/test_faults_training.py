@@ -317,6 +317,13 @@ def test_a_scheduler_of_another_optimizer_is_refused():
         fit(model, loader, loader, nn.CrossEntropyLoss(), optimizer, 2, scheduler=other_scheduler)
 
 
+def test_an_epoch_whose_steps_are_a_multiple_of_check_every_trains():
+    model, optimizer, _ = make_run()
+    loader = TensorLoader(X_TRAIN[:256], Y_TRAIN[:256], BATCH_SIZE)  # 8 steps, checked after 4 and 8
+    losses = train_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, check_every=4)
+    assert len(losses) == 8 and all(math.isfinite(loss) for loss in losses)
+
+
 # --- shapes and labels -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("batch_size", [10, 60])
 def test_one_hot_labels_in_evaluate_and_predict_say_use_argmax(batch_size):
