@@ -364,9 +364,9 @@ class _Run:
         length = _length(self.train_loader)
         if not history.partial_trained and (length is None or history.partial_steps < length):
             self.train()
-        history.partial_trained = True
         if history.partial_steps == 0:
             raise ValueError("train_loader gave no batches")
+        history.partial_trained = True
         self.phase, self.saved = "evaluation", _snapshot(self.model)
         test_loss, test_accuracy = evaluate(self.model, _stoppable(self.test_loader, self.stop), self.loss_fn)
         with _critical(self.stop):
@@ -383,30 +383,30 @@ class _Run:
         history = self.history
         epoch, first_step = history.num_epochs + 1, history.partial_steps
         batch_scheduler = self.scheduler if self.scheduler_step == "batch" else None
-        steps = _TrainingPass(self.model, self.loss_fn, self.optimizer, epoch=epoch,
-                                           first_step=first_step, check_every=self.check_every,
-                                           scheduler=batch_scheduler, stop=self.stop)
-        self.phase = "training"
-        start = time.perf_counter()
+        steps = _TrainingPass(self.model, self.loss_fn, self.optimizer, epoch=epoch, first_step=first_step,
+                              check_every=self.check_every, scheduler=batch_scheduler, stop=self.stop)
+        self.phase, recorded, start = "training", False, time.perf_counter()
         try:
             steps.run(epoch_batches(self.train_loader, epoch - 1, first_step), progress=self.progress,
                       total=_length(self.train_loader))
+            with _critical(self.stop):
+                steps.check()
+                losses = steps.loss_values()
+                earlier = history.step_loss[len(history.step_loss) - first_step:]
+                if earlier or losses:
+                    first_loss = (history.step_loss or losses)[0]
+                    _raise_if_exploded(earlier + losses, first_loss, epoch, 0, self.optimizer)
+                self._record_steps(losses, start)
+                recorded = True
         except KeyboardInterrupt:
             with _critical(self.stop):
                 steps.rollback()  # an interrupt inside a step: back to the end of the last complete one
                 problem = steps.problem()  # a NaN before the stop is reported as what it is
-                if problem is None:
+                if problem is None and not recorded:
                     self._record_steps(steps.loss_values(), start)
             if problem is not None:
                 raise problem from None
             raise
-        steps.check()
-        losses = steps.loss_values()
-        earlier = history.step_loss[len(history.step_loss) - first_step:]
-        if earlier or losses:
-            first_loss = (history.step_loss or losses)[0]
-            _raise_if_exploded(earlier + losses, first_loss, epoch, 0, self.optimizer)
-        self._record_steps(losses, start)
 
     def _record_steps(self, losses: list[float], start: float) -> None:
         self.history.step_loss.extend(losses)

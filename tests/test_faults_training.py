@@ -426,10 +426,10 @@ def test_a_file_that_is_not_a_checkpoint_gets_a_short_message(tmp_path, content)
     path.write_bytes(content)
     model, optimizer, _ = make_run()
     for load in (lambda: load_checkpoint(path, model, optimizer), lambda: load_weights(model, path)):
-        with pytest.raises(CheckpointError, match="is not a (checkpoint|weights file): it is empty, truncated") as caught:
+        with pytest.raises(CheckpointError, match="is not a (checkpoint|weights file): it is empty, truncated") as err:
             load()
-        assert_clear(str(caught.value))
-        assert caught.value.__suppress_context__  # no torch traceback chained under it
+        assert_clear(str(err.value))
+        assert err.value.__suppress_context__  # no torch traceback chained under it
 
 
 def test_a_truncated_checkpoint_keeps_its_message_short(saved):
