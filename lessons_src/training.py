@@ -15,12 +15,9 @@ inside one; ``fit(..., history=history)`` goes on at the next step, and ``save_c
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -30,6 +27,7 @@ from tqdm.auto import tqdm
 
 from lessons_src.checkpoint import load_weights, save_weights
 from lessons_src.history import History
+from lessons_src.interrupts import StopRequests, critical, stoppable
 from lessons_src.loaders import EpochSampler, TensorLoader, epoch_batches, epoch_order, set_loader_epoch
 from lessons_src.validation import as_int, require_class_labels, validate_hyperparameters
 
@@ -130,7 +128,7 @@ class _TrainingPass:
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *, epoch: int,
-                 first_step: int = 0, check_every: int = 50, scheduler: Any = None, stop: _StopRequests | None = None):
+                 first_step: int = 0, check_every: int = 50, scheduler: Any = None, stop: StopRequests | None = None):
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.epoch, self.first_step, self.check_every, self.stop = epoch, first_step, check_every, stop
         self.device = model_device(model)
@@ -178,7 +176,7 @@ class _TrainingPass:
         loss = self.loss_fn(output, y)
         self.optimizer.zero_grad()  # gradients accumulate; start each step from zero
         loss.backward()
-        with _critical(self.stop):  # a second Ctrl-C waits until the update and its record are done
+        with critical(self.stop):  # a second Ctrl-C waits until the update and its record are done
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
@@ -289,66 +287,11 @@ def _explain_nonfinite_evaluation(losses: list[torch.Tensor], input_sums: list[t
 
 
 # --- many epochs --------------------------------------------------------------------------------
-class _StopRequests:
-    """Ctrl-C (SIGINT) during ``fit``: the first stops it at the next safe point, a second one at once.
-
-    Safe points are before each training step and each evaluation batch. A second Ctrl-C (for a
-    loader that hangs) raises KeyboardInterrupt where the program is, except inside an optimizer
-    update, which it lets finish. Signals reach the main thread only; elsewhere nothing is installed.
-    """
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.critical = False
-        self._previous: Any = None
-
-    def __enter__(self) -> _StopRequests:
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
-            if callable(previous) or previous == signal.SIG_DFL:  # leave an ignored SIGINT ignored
-                self._previous = previous
-                signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.requests += 1
-        if self.requests > 1 and not self.critical:
-            raise KeyboardInterrupt
-
-    def check(self) -> None:
-        """Raise KeyboardInterrupt if a stop was requested."""
-        if self.requests:
-            raise KeyboardInterrupt
-
-
-@contextmanager
-def _critical(stop: _StopRequests | None) -> Iterator[None]:
-    """A block that a second Ctrl-C does not cut in half (an update and its record)."""
-    if stop is None or stop.critical:
-        yield
-        return
-    stop.critical = True
-    try:
-        yield
-    finally:
-        stop.critical = False
-
-
-def _stoppable(loader: Iterable, stop: _StopRequests) -> Iterator:
-    for batch in loader:
-        stop.check()
-        yield batch
-
-
 class _Run:
     """One call of ``fit``: trains and evaluates epoch after epoch, keeping ``history`` up to date."""
 
     def __init__(self, model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn: Callable,
-                 optimizer: torch.optim.Optimizer, history: History, stop: _StopRequests, *, scheduler: Any,
+                 optimizer: torch.optim.Optimizer, history: History, stop: StopRequests, *, scheduler: Any,
                  scheduler_step: str, progress: bool, check_every: int) -> None:
         self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
         self.loss_fn, self.optimizer, self.history, self.stop = loss_fn, optimizer, history, stop
@@ -368,8 +311,8 @@ class _Run:
             raise ValueError("train_loader gave no batches")
         history.partial_trained = True
         self.phase, self.saved = "evaluation", _snapshot(self.model)
-        test_loss, test_accuracy = evaluate(self.model, _stoppable(self.test_loader, self.stop), self.loss_fn)
-        with _critical(self.stop):
+        test_loss, test_accuracy = evaluate(self.model, stoppable(self.test_loader, self.stop), self.loss_fn)
+        with critical(self.stop):
             self.phase = "between epochs"
             _close_epoch(history, test_loss, test_accuracy)
             if self.scheduler is not None and self.scheduler_step == "epoch":
@@ -389,7 +332,7 @@ class _Run:
         try:
             steps.run(epoch_batches(self.train_loader, epoch - 1, first_step), progress=self.progress,
                       total=_length(self.train_loader))
-            with _critical(self.stop):
+            with critical(self.stop):
                 steps.check()
                 losses = steps.loss_values()
                 earlier = history.step_loss[len(history.step_loss) - first_step:]
@@ -399,7 +342,7 @@ class _Run:
                 self._record_steps(losses, start)
                 recorded = True
         except KeyboardInterrupt:
-            with _critical(self.stop):
+            with critical(self.stop):
                 steps.rollback()  # an interrupt inside a step: back to the end of the last complete one
                 problem = steps.problem()  # a NaN before the stop is reported as what it is
                 if problem is None and not recorded:
@@ -487,7 +430,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn
     num_epochs, check_every = _validate_fit_arguments(optimizer, num_epochs, scheduler, scheduler_step, check_every)
     history = history if history is not None else History()
     history.interrupted = None
-    with _StopRequests() as stop:
+    with StopRequests() as stop:
         run = _Run(model, train_loader, test_loader, loss_fn, optimizer, history, stop, scheduler=scheduler,
                    scheduler_step=scheduler_step, progress=progress, check_every=check_every)
         epochs = tqdm(total=num_epochs, initial=min(history.num_epochs, num_epochs), desc="epochs",
@@ -501,7 +444,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn
                     on_epoch_end(history)
                 stop.check()
         except KeyboardInterrupt:
-            with _critical(stop):
+            with critical(stop):
                 run.interrupted()
         finally:
             epochs.close()
