@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 from lessons_src.checkpoint import load_weights, save_weights
 from lessons_src.history import History
 from lessons_src.interrupts import StopRequests, critical, stoppable
-from lessons_src.loaders import EpochSampler, TensorLoader, epoch_batches, epoch_order, set_loader_epoch
+from lessons_src.loaders import EpochSampler, TensorLoader, epoch_batches, epoch_order
+from lessons_src.loaders import set_loader_epoch as set_loader_epoch  # re-exported
 from lessons_src.validation import as_int, require_class_labels, validate_hyperparameters
 
 __all__ = [

@@ -29,8 +29,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lessons_src import data
-from lessons_src.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint, save_weights
-from lessons_src.data import CorruptDataError, DataNotFoundError, load_fashion_mnist, provision_fashion_mnist, raw_dir
+from lessons_src.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lessons_src.data import CorruptDataError, DataNotFoundError, load_fashion_mnist, raw_dir
 from lessons_src.history import History
 from lessons_src.training import (
     EpochSampler,
@@ -39,7 +39,9 @@ from lessons_src.training import (
     confusion_matrix,
     evaluate,
     fit,
+    load_weights,
     predict,
+    save_weights,
     train_epoch,
 )
 from tests.idx_fixtures import idx_bytes, write_fake_fashion_mnist
@@ -564,7 +566,7 @@ def test_a_bad_label_inside_a_debian_archive_names_the_archive(tmp_path):
     labels[0] = 200
     (debian / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
     with pytest.raises(CorruptDataError, match=r"train-labels-idx1-ubyte.gz could not be .* holds label 200"):
-        provision_fashion_mnist(tmp_path / "root", debian_dir=debian, download=False)
+        data.provision_fashion_mnist(tmp_path / "root", debian_dir=debian, download=False)
 
 
 def test_a_read_only_empty_data_folder_names_course_data_dir(tmp_path, monkeypatch):
@@ -585,4 +587,4 @@ def test_an_existing_but_unwritable_data_folder_names_course_data_dir(tmp_path, 
     raw_dir(tmp_path).mkdir(parents=True)
     monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: Path(path) != raw_dir(tmp_path))
     with pytest.raises(DataNotFoundError, match=f"{data.DATA_ENV_VAR} to a folder you can write"):
-        provision_fashion_mnist(tmp_path, debian_dir=tmp_path / "none", download=False)
+        data.provision_fashion_mnist(tmp_path, debian_dir=tmp_path / "none", download=False)
