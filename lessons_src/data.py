@@ -13,6 +13,7 @@ the repository root. Run ``python -m lessons_src.data`` to prepare the data once
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import shutil
@@ -22,6 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
@@ -63,8 +65,8 @@ def raw_dir(root: str | os.PathLike | None = None) -> Path:
     return Path(root if root is not None else default_root()) / "FashionMNIST" / "raw"
 
 
-def check_idx_file(path: str | os.PathLike, magic: int, ndim: int) -> tuple[int, ...]:
-    """Check an IDX file's header and length; return its shape, e.g. (60000, 28, 28)."""
+def validate_idx_file(path: str | os.PathLike, magic: int, ndim: int) -> tuple[int, ...]:
+    """Check an IDX file's header and length, and a label file's values; return its shape, e.g. (60000, 28, 28)."""
     path = Path(path)
     size = path.stat().st_size
     header_len = 4 + 4 * ndim
@@ -87,13 +89,26 @@ def check_idx_file(path: str | os.PathLike, magic: int, ndim: int) -> tuple[int,
             f"{path} is truncated or corrupt: header says shape {shape} ({expected} bytes), "
             f"file has {size} bytes. Delete it and run again."
         )
+    if ndim == 1:
+        _validate_labels(path, header_len)
     return shape
 
 
-def check_raw_dir(folder: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+def _validate_labels(path: Path, header_len: int) -> None:
+    """A label file must hold class indices 0..9; any other byte is corruption, caught here, not inside torch."""
+    labels = np.frombuffer(path.read_bytes()[header_len:], dtype=np.uint8)
+    bad = np.flatnonzero(labels >= len(CLASS_NAMES))
+    if len(bad):
+        raise CorruptDataError(
+            f"{path} holds label {labels[bad[0]]} at position {bad[0]} ({len(bad)} label(s) outside "
+            f"0-{len(CLASS_NAMES) - 1}); FashionMNIST has {len(CLASS_NAMES)} classes. Delete it and run again."
+        )
+
+
+def validate_raw_dir(folder: str | os.PathLike) -> dict[str, tuple[int, ...]]:
     """Check all four IDX files in ``folder``; images and labels must agree in count."""
     folder = Path(folder)
-    shapes = {name: check_idx_file(folder / name, *spec) for name, spec in IDX_FILES.items()}
+    shapes = {name: validate_idx_file(folder / name, *spec) for name, spec in IDX_FILES.items()}
     for split in ("train", "t10k"):
         n_images = shapes[f"{split}-images-idx3-ubyte"][0]
         n_labels = shapes[f"{split}-labels-idx1-ubyte"][0]
@@ -109,6 +124,20 @@ def _missing(folder: Path) -> list[str]:
     return [name for name in IDX_FILES if not (folder / name).exists()]
 
 
+def _require_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and make sure files can be written there, or say how to choose another."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(errno.EACCES, "the folder is read-only", str(folder))
+    except OSError as err:
+        raise DataNotFoundError(
+            f"FashionMNIST is not in {folder}, and it cannot be put there ({err.strerror or err}).\n"
+            f"Set {DATA_ENV_VAR} to a folder you can write (e.g. export {DATA_ENV_VAR}=~/course-data) "
+            "and run again, or copy the four IDX files into that folder."
+        ) from None
+
+
 def _copy_from_debian(folder: Path, debian_dir: Path) -> bool:
     """Decompress Debian's ``*.gz`` files into ``folder``; False if the package is absent."""
     sources = {name: debian_dir / f"{name}.gz" for name in _missing(folder)}
@@ -120,7 +149,7 @@ def _copy_from_debian(folder: Path, debian_dir: Path) -> bool:
         try:
             with gzip.open(src, "rb") as fin, open(partial, "wb") as fout:
                 shutil.copyfileobj(fin, fout)
-            check_idx_file(partial, *IDX_FILES[name])
+            validate_idx_file(partial, *IDX_FILES[name])
         except (OSError, EOFError, CorruptDataError) as err:
             partial.unlink(missing_ok=True)
             raise CorruptDataError(f"{src} could not be decompressed into a valid IDX file: {err}") from err
@@ -176,6 +205,7 @@ def provision_fashion_mnist(
     folder, debian_dir = raw_dir(root), Path(debian_dir)
     source = "existing"
     if _missing(folder):
+        _require_writable(folder)
         if _copy_from_debian(folder, debian_dir):
             source = "debian"
         elif not download:
@@ -187,7 +217,7 @@ def provision_fashion_mnist(
                 first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 raise DataNotFoundError(_not_found_message(folder, debian_dir, first_line)) from None
             source = "download"
-    check_raw_dir(folder)
+    validate_raw_dir(folder)
     return source
 
 

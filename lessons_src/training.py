@@ -4,42 +4,45 @@ The loops never print or plot. A progress bar is an argument (``progress=True`` 
 a live curve is a callback (``on_epoch_end=LiveCurve(...)``). Everything runs on the device the
 model's parameters are on; batches are moved there.
 
-The fast path: :class:`TensorLoader` serves mini-batches from tensors prepared once, in the order
-of an :class:`EpochSampler`. Give a ``DataLoader`` the same sampler and both loaders yield the
-same batches, so training gives the same losses, only faster.
+The loaders (:class:`TensorLoader`, :class:`EpochSampler`) live in :mod:`lessons_src.loaders` and
+are importable from here too, as are ``save_weights``/``load_weights`` from :mod:`lessons_src.checkpoint`.
+
+Stopping and going on: Ctrl-C (Jupyter's stop button) stops ``fit`` between two steps, never
+inside one; ``fit(..., history=history)`` goes on at the next step, and ``save_checkpoint`` /
+``load_checkpoint`` (:mod:`lessons_src.checkpoint`) do the same across processes, bit for bit.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Sampler
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 from tqdm.auto import tqdm
 
+from lessons_src.checkpoint import load_weights, save_weights
+from lessons_src.history import History
+from lessons_src.interrupts import StopRequests, critical, stoppable
+from lessons_src.loaders import EpochSampler, TensorLoader, epoch_batches, epoch_order
+from lessons_src.loaders import set_loader_epoch as set_loader_epoch  # re-exported
+from lessons_src.validation import as_int, require_class_labels, validate_hyperparameters
 
-# --- hyper-parameters -------------------------------------------------------------------------
-def check_hyperparameters(*, lr: float | None = None, batch_size: int | None = None,
-                          num_epochs: int | None = None, momentum: float | None = None) -> None:
-    """Raise ValueError naming the first argument outside its allowed range; None means unchecked."""
-    if lr is not None and not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool)
-                                   or batch_size < 1):
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    if num_epochs is not None and (not isinstance(num_epochs, int) or isinstance(num_epochs, bool)
-                                   or num_epochs < 0):
-        raise ValueError(f"num_epochs must be an int >= 0, got {num_epochs!r}")
-    if momentum is not None and not (isinstance(momentum, int | float) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+__all__ = [
+    "epoch_order", "EpochSampler", "TensorLoader", "set_loader_epoch", "epoch_batches", "TrainingDiverged",
+    "train_epoch", "evaluate", "fit", "History", "predict", "accuracy", "confusion_matrix", "per_class_accuracy",
+    "save_weights", "load_weights", "model_device", "validate_hyperparameters", "EXPLOSION_FACTOR",
+]
+
+check_hyperparameters = validate_hyperparameters  # the older name, kept for existing imports
+
+# An epoch whose mean training loss exceeds EXPLOSION_FACTOR × max(|first step's loss|, 1) has diverged,
+# even if every loss is finite (Adam at lr = 1e6 reaches ~1e23 without a NaN).
+EXPLOSION_FACTOR = 1000
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -48,138 +51,194 @@ def model_device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-# --- batches ------------------------------------------------------------------------------------
-def epoch_order(num_samples: int, epoch: int, *, seed: int = 0, shuffle: bool = True) -> torch.Tensor:
-    """The index order of one epoch, int64 (num_samples,): a permutation seeded by seed + epoch, or 0..n−1.
-
-    ``seed + epoch`` is the convention of PyTorch's DistributedSampler: every epoch gets its own
-    order, and epoch k's order does not depend on how epochs before it were run (or resumed).
-    """
-    if not shuffle:
-        return torch.arange(num_samples)
-    generator = torch.Generator().manual_seed(seed + epoch)
-    return torch.randperm(num_samples, generator=generator)
-
-
-class EpochSampler(Sampler[int]):
-    """A DataLoader sampler whose order is ``epoch_order(n, epoch, seed=seed, shuffle=shuffle)``.
-
-    Every ``iter()`` serves the current epoch's order and moves to the next epoch;
-    ``set_epoch(k)`` jumps to epoch k (``fit`` calls it, so a resumed run repeats the same orders).
-    """
-
-    def __init__(self, num_samples: int, *, seed: int = 0, shuffle: bool = True) -> None:
-        """Sample ``num_samples`` indices per epoch, starting at epoch 0."""
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be an int >= 1, got {num_samples!r}")
-        self.num_samples, self.seed, self.shuffle, self.epoch = num_samples, seed, shuffle, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Serve epoch ``epoch``'s order on the next ``iter()``."""
-        self.epoch = epoch
-
-    def next_order(self) -> torch.Tensor:
-        """The current epoch's order (int64 tensor); the following call gives the next epoch's."""
-        order = epoch_order(self.num_samples, self.epoch, seed=self.seed, shuffle=self.shuffle)
-        self.epoch += 1
-        return order
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.next_order().tolist())
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-
-class TensorLoader:
-    """Mini-batches (X[idx], y[idx]) of tensors held in memory on ``device``; the fast DataLoader.
-
-    ``X`` and ``y`` are moved to the device once; each batch is one indexing operation, with no
-    per-image Python work. Iterating gives ceil(N / batch_size) batches, the last one smaller.
-    """
-
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = False,
-                 seed: int = 0, device: torch.device | str | None = None) -> None:
-        """Serve X (N, ...) and y (N,) in batches of ``batch_size``, shuffled per epoch when asked."""
-        check_hyperparameters(batch_size=batch_size)
-        if len(X) != len(y):
-            raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
-        self.X, self.y = X.to(device), y.to(device)
-        self.batch_size = batch_size
-        self.sampler = EpochSampler(len(X), seed=seed, shuffle=shuffle)
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.X) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.sampler.next_order().to(self.X.device)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            yield self.X[idx], self.y[idx]
-
-
-def set_loader_epoch(loader: Iterable, epoch: int) -> None:
-    """Tell a loader's sampler which epoch comes next, if it has ``set_epoch`` (ours and DistributedSampler)."""
-    sampler = getattr(loader, "sampler", None)
-    if hasattr(sampler, "set_epoch"):
-        sampler.set_epoch(epoch)
-
-
-# --- one epoch ----------------------------------------------------------------------------------
+# --- checks on the way --------------------------------------------------------------------------
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite; the weights are no longer usable."""
+    """The training loss became NaN or infinite, or exploded; the weights are no longer usable."""
 
-    def __init__(self, epoch: int, step: int, lr: float, loss: float) -> None:
-        self.epoch, self.step, self.lr, self.loss = epoch, step, lr, loss
+    def __init__(self, epoch: int, step: int, lr: float, loss: float, *, optimizer_name: str = "the optimizer",
+                 what: str = "") -> None:
+        self.epoch, self.step, self.lr, self.loss = epoch, step, float(lr), loss
+        what = what or f"the loss became {loss}"
         super().__init__(
-            f"training diverged: the loss became {loss} at epoch {epoch}, step {step} with lr = {lr:g}. "
-            f"The weights are now unusable: build a fresh model and try a smaller lr (e.g. {lr / 10:g})."
+            f"training diverged: {what} at epoch {epoch}, step {step} with {optimizer_name} at lr = {self.lr:g}. "
+            f"The weights are now unusable: build a fresh model and try a smaller lr (e.g. {self.lr / 10:g})."
         )
 
 
-def _first_nonfinite(losses: list[torch.Tensor]) -> int | None:
-    """Index of the first NaN/inf loss in ``losses`` (one device sync), or None."""
-    finite = torch.isfinite(torch.stack(losses))
+def _first_nonfinite(values: list[torch.Tensor]) -> int | None:
+    """Index of the first NaN/inf in a list of 0-d tensors (one device sync), or None."""
+    if not values:
+        return None
+    finite = torch.isfinite(torch.stack(values))
     return None if bool(finite.all()) else int((~finite).nonzero()[0])
+
+
+def _input_sum(X: torch.Tensor) -> torch.Tensor:
+    """A 0-d tensor that is NaN/inf when X holds a NaN/inf (no sync; 0 for integer inputs)."""
+    return X.detach().sum() if X.is_floating_point() else torch.zeros((), device=X.device)
+
+
+def _require_labels_fit(y: torch.Tensor, output: torch.Tensor) -> None:
+    """Labels must be class indices below the number of the model's outputs (one sync, first batch only)."""
+    if output.dim() == 2:
+        require_class_labels(y, len(output), output.shape[1])
+
+
+def _describe(optimizer: torch.optim.Optimizer) -> tuple[str, float]:
+    return type(optimizer).__name__, float(optimizer.param_groups[0]["lr"])
+
+
+def _raise_if_exploded(losses: list[float], first_loss: float, epoch: int, first_step: int,
+                       optimizer: torch.optim.Optimizer) -> None:
+    """TrainingDiverged if the epoch's mean loss passed EXPLOSION_FACTOR × max(|first_loss|, 1)."""
+    limit = EXPLOSION_FACTOR * max(abs(first_loss), 1.0)
+    mean = sum(losses) / len(losses)
+    if mean > limit:
+        index = next(i for i, loss in enumerate(losses) if loss > limit)
+        name, lr = _describe(optimizer)
+        raise TrainingDiverged(epoch, first_step + index + 1, lr, losses[index], optimizer_name=name, what=(
+            f"the loss exploded from {first_loss:.3g} to {losses[index]:.3g} (this epoch's mean, {mean:.3g}, is "
+            f"more than {EXPLOSION_FACTOR} times the first step's loss)"))
+
+
+def _snapshot(model: nn.Module) -> tuple:
+    """What a forward pass may change besides the weights: torch's generator(s) and the model's buffers."""
+    device = model_device(model)
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda, [b.detach().clone() for b in model.buffers()]
+
+
+def _restore(model: nn.Module, snapshot: tuple) -> None:
+    """Put back what :func:`_snapshot` noted."""
+    cpu, cuda, buffers = snapshot
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, model_device(model))
+    with torch.no_grad():
+        for buffer, saved in zip(model.buffers(), buffers, strict=True):
+            buffer.copy_(saved)
+
+
+class _TrainingPass:
+    """The steps of one pass over batches: zero_grad → backward → step, losses kept on the device.
+
+    Every ``check_every`` steps (one device sync) the new losses are checked: a NaN/inf loss raises
+    ValueError when that step's inputs were not finite, else TrainingDiverged. After every step the
+    torch generator and the model's buffers are noted, so that an interrupt inside the next step can
+    put them back (``rollback``) and the run goes on as if the step had never started.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *, epoch: int,
+                 first_step: int = 0, check_every: int = 50, scheduler: Any = None, stop: StopRequests | None = None):
+        self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
+        self.epoch, self.first_step, self.check_every, self.stop = epoch, first_step, check_every, stop
+        self.device = model_device(model)
+        self.losses: list[torch.Tensor] = []
+        self.input_sums: list[torch.Tensor] = []
+        self.checked = 0
+        self.saved = _snapshot(model)
+
+    def rollback(self) -> None:
+        """Put the generators and buffers back as they were after the last complete step."""
+        _restore(self.model, self.saved)
+
+    def run(self, batches: Iterable, *, progress: bool = False, total: int | None = None) -> None:
+        """Take one step per batch; with a stop guard, a requested stop ends the pass between two steps."""
+        self.model.train()
+        bar = tqdm(batches, desc=f"epoch {self.epoch}", leave=False, disable=not progress, total=total,
+                   initial=self.first_step)
+        iterator = iter(bar)
+        try:
+            while True:
+                if self.stop is not None:
+                    self.stop.check()
+                batch = next(iterator, None)
+                if batch is None:
+                    break
+                self.step(*batch)
+                if len(self.losses) - self.checked >= self.check_every:
+                    self.check()
+                    bar.set_postfix(loss=f"{self.losses[-1].item():.4f}", refresh=False)
+        finally:
+            bar.close()
+
+    def step(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        """One update on the batch (X, y); the labels of the pass's first batch are validated first."""
+        if not self.losses:
+            require_class_labels(y, len(X))
+        X, y = X.to(self.device), y.to(self.device)
+        output = self.model(X)
+        if not self.losses:
+            try:
+                _require_labels_fit(y, output)
+            except ValueError:
+                self.rollback()  # the forward pass moved BatchNorm's statistics
+                raise
+        loss = self.loss_fn(output, y)
+        self.optimizer.zero_grad()  # gradients accumulate; start each step from zero
+        loss.backward()
+        with critical(self.stop):  # a second Ctrl-C waits until the update and its record are done
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.losses.append(loss.detach())
+            self.input_sums.append(_input_sum(X))
+            self.saved = _snapshot(self.model)
+
+    def check(self) -> None:
+        """Raise if a loss since the last check is NaN/inf, naming the first bad step."""
+        problem = self.problem()
+        if problem is not None:
+            raise problem
+        self.checked = len(self.losses)
+
+    def problem(self) -> Exception | None:
+        """The error for the first NaN/inf loss since the last check, or None."""
+        bad = _first_nonfinite(self.losses[self.checked:])
+        if bad is None:
+            return None
+        index = self.checked + bad
+        bad_input = _first_nonfinite(self.input_sums[:index + 1])
+        if bad_input is not None:
+            return ValueError(
+                f"the inputs of epoch {self.epoch}, step {self.first_step + bad_input + 1} hold NaN or infinite "
+                "values: the data is not finite (the learning rate is not the problem). Find them with "
+                "~torch.isfinite(X), clean or drop those examples, and start again from a fresh model.")
+        name, lr = _describe(self.optimizer)
+        return TrainingDiverged(self.epoch, self.first_step + index + 1, lr, self.losses[index].item(),
+                                optimizer_name=name)
+
+    def loss_values(self) -> list[float]:
+        """The losses of the steps taken so far, as Python floats (one device sync)."""
+        return torch.stack(self.losses).tolist() if self.losses else []
 
 
 def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                 *, epoch: int = 1, progress: bool = False, check_every: int = 50) -> list[float]:
     """One pass over ``loader`` with zero_grad → backward → step per batch; return every batch's loss.
 
-    Puts the model in training mode. Losses stay on the device and are checked for NaN/inf every
-    ``check_every`` steps (and at the end), so a GPU is not made to wait after every batch;
-    a non-finite loss raises :class:`TrainingDiverged` naming the first bad step. ``epoch`` is
-    only used in messages and the progress bar (1-based, like ``step``).
+    Puts the model in training mode. The first batch's labels must be class indices (N,). Losses
+    stay on the device and are checked every ``check_every`` steps (and at the end), so a GPU is
+    not made to wait after every batch. A NaN/inf loss raises :class:`TrainingDiverged` naming the
+    first bad step (a ValueError if that step's inputs were not finite), and so does a mean loss
+    above ``EXPLOSION_FACTOR`` × max(|first loss|, 1). ``epoch`` is used in messages only (1-based).
     """
-    device = model_device(model)
-    model.train()
-    losses: list[torch.Tensor] = []
-    checked = 0
-    batches = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress)
-    for X, y in batches:
-        X, y = X.to(device), y.to(device)
-        loss = loss_fn(model(X), y)
-        optimizer.zero_grad()  # gradients accumulate; start each step from zero
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.detach())
-        if len(losses) - checked >= check_every:
-            _raise_if_diverged(losses, checked, epoch, optimizer)
-            checked = len(losses)
-            batches.set_postfix(loss=f"{losses[-1].item():.4f}", refresh=False)
-    if not losses:
+    check_every = as_int("check_every", check_every, low=1)
+    steps = _TrainingPass(model, loss_fn, optimizer, epoch=epoch, check_every=check_every)
+    steps.run(loader, progress=progress, total=_length(loader))
+    if not steps.losses:
         raise ValueError("loader gave no batches")
-    _raise_if_diverged(losses, checked, epoch, optimizer)
-    return torch.stack(losses).tolist()
+    steps.check()
+    losses = steps.loss_values()
+    _raise_if_exploded(losses, losses[0], epoch, 0, optimizer)
+    return losses
 
 
-def _raise_if_diverged(losses: list[torch.Tensor], checked: int, epoch: int,
-                       optimizer: torch.optim.Optimizer) -> None:
-    bad = _first_nonfinite(losses[checked:])
-    if bad is not None:
-        step = checked + bad + 1
-        raise TrainingDiverged(epoch, step, optimizer.param_groups[0]["lr"], losses[step - 1].item())
+def _length(loader: Iterable) -> int | None:
+    try:
+        return len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[float, float]:
@@ -187,105 +246,210 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[flo
 
     The loss is averaged over the number of batches: the loss function already averages within
     each batch. (Dividing by the number of examples instead makes it batch_size times too small.)
+    The labels must be class indices of shape (N,) (checked on the first batch). A loss that is not
+    finite raises ValueError saying whether the inputs or the model's outputs are to blame.
     """
     device = model_device(model)
     model.eval()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    num_batches = num_examples = 0
+    losses: list[torch.Tensor] = []
+    input_sums: list[torch.Tensor] = []
+    num_examples = 0
     with torch.no_grad():
         for X, y in loader:
+            if not losses:
+                require_class_labels(y, len(X))
             X, y = X.to(device), y.to(device)
             output = model(X)
-            total_loss += loss_fn(output, y)
+            if not losses:
+                _require_labels_fit(y, output)
+            losses.append(loss_fn(output, y))
+            input_sums.append(_input_sum(X))
+            total_loss += losses[-1]
             correct += (output.argmax(dim=1) == y).sum()
-            num_batches, num_examples = num_batches + 1, num_examples + len(y)
-    if num_batches == 0:
+            num_examples += len(y)
+    if not losses:
         raise ValueError("loader gave no batches")
-    return (total_loss / num_batches).item(), correct.item() / num_examples
+    mean_loss = (total_loss / len(losses)).item()
+    if not math.isfinite(mean_loss):
+        _explain_nonfinite_evaluation(losses, input_sums)
+    return mean_loss, correct.item() / num_examples
+
+
+def _explain_nonfinite_evaluation(losses: list[torch.Tensor], input_sums: list[torch.Tensor]) -> None:
+    index = _first_nonfinite(losses)
+    batch = f"the loss of batch {index + 1} is {losses[index].item()}"
+    if _first_nonfinite(input_sums[:index + 1]) is not None:
+        raise ValueError(f"{batch}: its inputs hold NaN or infinite values. The data is not finite: find them "
+                         "with ~torch.isfinite(X) and clean or drop those examples.")
+    raise ValueError(f"{batch} although its inputs are finite: the model's outputs are not finite, so its weights "
+                     "have probably diverged. Train a fresh model with a smaller lr.")
 
 
 # --- many epochs --------------------------------------------------------------------------------
-@dataclass
-class History:
-    """What ``fit`` measured, one entry per completed epoch (and one per step in ``step_loss``)."""
+class _Run:
+    """One call of ``fit``: trains and evaluates epoch after epoch, keeping ``history`` up to date."""
 
-    train_loss: list[float] = field(default_factory=list)  # mean of the epoch's batch losses
-    test_loss: list[float] = field(default_factory=list)  # mean over the test batches
-    test_accuracy: list[float] = field(default_factory=list)  # fraction correct, in [0, 1]
-    seconds: list[float] = field(default_factory=list)  # wall-clock time of the training pass
-    lr: list[float] = field(default_factory=list)  # the learning rate the epoch trained with
-    step_loss: list[float] = field(default_factory=list)  # every training batch's loss, in order
-    interrupted: str | None = None  # e.g. "during epoch 3" when KeyboardInterrupt stopped fit
+    def __init__(self, model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn: Callable,
+                 optimizer: torch.optim.Optimizer, history: History, stop: StopRequests, *, scheduler: Any,
+                 scheduler_step: str, progress: bool, check_every: int) -> None:
+        self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
+        self.loss_fn, self.optimizer, self.history, self.stop = loss_fn, optimizer, history, stop
+        self.scheduler, self.scheduler_step = scheduler, scheduler_step
+        self.progress, self.check_every = progress, check_every
+        self.phase, self.saved = "between epochs", None
 
-    @property
-    def num_epochs(self) -> int:
-        """How many epochs are complete and recorded."""
-        return len(self.train_loss)
+    def epoch(self) -> None:
+        """Train (the rest of) the next epoch, evaluate it, record it and step an epoch scheduler."""
+        history = self.history
+        if history.partial_steps == 0:
+            history.partial_lr = float(self.optimizer.param_groups[0]["lr"])
+        length = _length(self.train_loader)
+        if not history.partial_trained and (length is None or history.partial_steps < length):
+            self.train()
+        if history.partial_steps == 0:
+            raise ValueError("train_loader gave no batches")
+        history.partial_trained = True
+        self.phase, self.saved = "evaluation", _snapshot(self.model)
+        test_loss, test_accuracy = evaluate(self.model, stoppable(self.test_loader, self.stop), self.loss_fn)
+        with critical(self.stop):
+            self.phase = "between epochs"
+            _close_epoch(history, test_loss, test_accuracy)
+            if self.scheduler is not None and self.scheduler_step == "epoch":
+                if isinstance(self.scheduler, ReduceLROnPlateau):
+                    self.scheduler.step(test_loss)
+                else:
+                    self.scheduler.step()
 
-    @property
-    def total_seconds(self) -> float:
-        """Training time of all recorded epochs, in seconds (evaluation excluded)."""
-        return sum(self.seconds)
+    def train(self) -> None:
+        """The training pass of epoch ``history.num_epochs + 1``, from its next step to its end."""
+        history = self.history
+        epoch, first_step = history.num_epochs + 1, history.partial_steps
+        batch_scheduler = self.scheduler if self.scheduler_step == "batch" else None
+        steps = _TrainingPass(self.model, self.loss_fn, self.optimizer, epoch=epoch, first_step=first_step,
+                              check_every=self.check_every, scheduler=batch_scheduler, stop=self.stop)
+        self.phase, recorded, start = "training", False, time.perf_counter()
+        try:
+            steps.run(epoch_batches(self.train_loader, epoch - 1, first_step), progress=self.progress,
+                      total=_length(self.train_loader))
+            with critical(self.stop):
+                steps.check()
+                losses = steps.loss_values()
+                earlier = history.step_loss[len(history.step_loss) - first_step:]
+                if earlier or losses:
+                    first_loss = (history.step_loss or losses)[0]
+                    _raise_if_exploded(earlier + losses, first_loss, epoch, 0, self.optimizer)
+                self._record_steps(losses, start)
+                recorded = True
+        except KeyboardInterrupt:
+            with critical(self.stop):
+                steps.rollback()  # an interrupt inside a step: back to the end of the last complete one
+                problem = steps.problem()  # a NaN before the stop is reported as what it is
+                if problem is None and not recorded:
+                    self._record_steps(steps.loss_values(), start)
+            if problem is not None:
+                raise problem from None
+            raise
+
+    def _record_steps(self, losses: list[float], start: float) -> None:
+        self.history.step_loss.extend(losses)
+        self.history.partial_steps += len(losses)
+        self.history.partial_seconds += time.perf_counter() - start  # .tolist() waited for the device
+
+    def interrupted(self) -> None:
+        """Note where the run stopped, put back what a half-done step or evaluation changed, and warn."""
+        history = self.history
+        if self.phase == "evaluation":
+            _restore(self.model, self.saved)  # evaluation draws no random numbers, but a custom model might
+        epoch = history.num_epochs + 1
+        if self.phase == "evaluation":
+            where = f"during the evaluation of epoch {epoch}"
+        elif history.partial_steps:
+            where = f"during epoch {epoch}, after step {history.partial_steps}"
+        else:
+            where = f"after epoch {history.num_epochs}" if history.num_epochs else "before epoch 1"
+        history.interrupted = where
+        steps = f" and {history.partial_steps} step(s) of epoch {epoch}" if history.partial_steps else ""
+        warnings.warn(f"training interrupted {where}: the model keeps the weights of the last complete step, the "
+                      f"History records {history.num_epochs} complete epoch(s){steps}. fit(..., history=history) "
+                      "goes on from there; save_checkpoint(path, model, optimizer, history=history) keeps it on disk.",
+                      stacklevel=3)
+
+
+def _close_epoch(history: History, test_loss: float, test_accuracy: float) -> None:
+    """Move the finished epoch from the ``partial_*`` fields into the per-epoch lists."""
+    losses = history.step_loss[len(history.step_loss) - history.partial_steps:]
+    history.train_loss.append(sum(losses) / len(losses))
+    history.test_loss.append(test_loss)
+    history.test_accuracy.append(test_accuracy)
+    history.seconds.append(history.partial_seconds)
+    history.lr.append(history.partial_lr)
+    history.partial_steps, history.partial_seconds, history.partial_lr, history.partial_trained = 0, 0.0, None, False
+
+
+def _validate_fit_arguments(optimizer: torch.optim.Optimizer, num_epochs: Any, scheduler: Any,
+                            scheduler_step: Any, check_every: Any) -> tuple[int, int]:
+    num_epochs = as_int("num_epochs", num_epochs, low=0)
+    check_every = as_int("check_every", check_every, low=1)
+    for group in optimizer.param_groups:
+        validate_hyperparameters(lr=group["lr"], momentum=group.get("momentum"))
+    if scheduler_step not in ("epoch", "batch"):
+        raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
+    if scheduler is not None and getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError("scheduler must be built on the optimizer given to fit, e.g. StepLR(optimizer, ...)")
+    if isinstance(scheduler, ReduceLROnPlateau) and scheduler_step == "batch":
+        raise ValueError("scheduler_step must be 'epoch' for ReduceLROnPlateau: it needs the test loss, "
+                         "which fit measures once per epoch")
+    return num_epochs, check_every
 
 
 def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn: Callable,
         optimizer: torch.optim.Optimizer, num_epochs: int, *, history: History | None = None,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, progress: bool = False,
+        scheduler: Any = None, scheduler_step: str = "epoch", progress: bool = False,
         on_epoch_end: Callable[[History], None] | None = None, check_every: int = 50) -> History:
     """Train until ``history`` holds ``num_epochs`` epochs, evaluating on ``test_loader`` after each.
 
-    - Resuming: pass the History of an earlier (interrupted) call; training continues at epoch
-      ``history.num_epochs + 1`` with the model and optimizer as they are.
-    - KeyboardInterrupt (Jupyter's stop button): the model keeps the weights it reached, the
-      History keeps every complete epoch, ``history.interrupted`` says where, and fit returns it
-      with a warning instead of raising.
-    - Divergence: a NaN/inf loss raises :class:`TrainingDiverged`; ``history`` keeps the
-      epochs before it.
-    - ``scheduler.step()``, if given, runs after every epoch (an lr schedule counted in epochs).
-    - ``on_epoch_end(history)`` is called after every epoch (e.g. a live curve).
+    - Labels must be class indices of shape (N,) (checked on the first batch of each pass).
+    - Schedulers: with ``scheduler_step="epoch"`` (the default) ``scheduler.step()`` runs once after
+      every epoch's evaluation, and ``ReduceLROnPlateau`` gets ``scheduler.step(test_loss)``; with
+      ``scheduler_step="batch"`` it runs after every optimizer step (warm-up, ``OneCycleLR``; count
+      its total steps as ``num_epochs * len(train_loader)``). ``history.lr`` is the lr an epoch started with.
+    - Ctrl-C (Jupyter's stop button) is honoured before the next step or evaluation batch (a second
+      Ctrl-C at once, but never inside an optimizer update). fit returns the History with a warning:
+      the model keeps the weights of the last complete step, ``history.interrupted`` says where, and
+      the History records the unfinished epoch's steps (``partial_*`` fields).
+    - Resuming: pass that History (``history=history``), with the same model, optimizer and
+      scheduler, or as :func:`lessons_src.checkpoint.load_checkpoint` restored them. Training goes
+      on at ``history.position``, in the same batch order, so History and weights end up identical
+      to an unbroken run's (same thread count). An interrupted evaluation is redone, not the epoch.
+    - Divergence: a NaN/inf training loss raises :class:`TrainingDiverged` (a ValueError when the
+      inputs were not finite), as does an epoch whose mean loss passes ``EXPLOSION_FACTOR`` (1000) ×
+      max(|first step's loss|, 1). ``history`` keeps the epochs before it.
+    - ``on_epoch_end(history)`` is called after every epoch (e.g. a live curve, or save_checkpoint).
     """
-    check_hyperparameters(num_epochs=num_epochs)
-    for group in optimizer.param_groups:
-        check_hyperparameters(lr=group["lr"], momentum=group.get("momentum"))
+    num_epochs, check_every = _validate_fit_arguments(optimizer, num_epochs, scheduler, scheduler_step, check_every)
     history = history if history is not None else History()
     history.interrupted = None
-    epochs = tqdm(range(history.num_epochs, num_epochs), desc="epochs", disable=not progress)
-    epoch = history.num_epochs
-    try:
-        for epoch in epochs:
-            set_loader_epoch(train_loader, epoch)
-            lr = optimizer.param_groups[0]["lr"]
-            start = time.perf_counter()
-            losses = train_epoch(model, train_loader, loss_fn, optimizer, epoch=epoch + 1,
-                                 progress=progress, check_every=check_every)
-            seconds = time.perf_counter() - start  # .tolist() above waited for the device
-            test_loss, test_accuracy = evaluate(model, test_loader, loss_fn)
-            _record(history, losses, test_loss, test_accuracy, seconds, lr)
-            if scheduler is not None:
-                scheduler.step()
-            epochs.set_postfix(loss=f"{history.train_loss[-1]:.4f}", acc=f"{test_accuracy:.3f}")
-            if on_epoch_end is not None:
-                on_epoch_end(history)
-    except KeyboardInterrupt:
-        where = "after" if history.num_epochs == epoch + 1 else "during"
-        history.interrupted = f"{where} epoch {epoch + 1}"
-        warnings.warn(f"training interrupted {history.interrupted}: the model keeps the weights it "
-                      f"reached, the History the {history.num_epochs} complete epoch(s); "
-                      "fit(..., history=history) resumes.", stacklevel=2)
-    finally:
-        epochs.close()
+    with StopRequests() as stop:
+        run = _Run(model, train_loader, test_loader, loss_fn, optimizer, history, stop, scheduler=scheduler,
+                   scheduler_step=scheduler_step, progress=progress, check_every=check_every)
+        epochs = tqdm(total=num_epochs, initial=min(history.num_epochs, num_epochs), desc="epochs",
+                      disable=not progress)
+        try:
+            while history.num_epochs < num_epochs:
+                run.epoch()
+                epochs.update()
+                epochs.set_postfix(loss=f"{history.train_loss[-1]:.4f}", acc=f"{history.test_accuracy[-1]:.3f}")
+                if on_epoch_end is not None:
+                    on_epoch_end(history)
+                stop.check()
+        except KeyboardInterrupt:
+            with critical(stop):
+                run.interrupted()
+        finally:
+            epochs.close()
     return history
-
-
-def _record(history: History, losses: list[float], test_loss: float, test_accuracy: float,
-            seconds: float, lr: float) -> None:
-    history.step_loss.extend(losses)
-    history.train_loss.append(sum(losses) / len(losses))
-    history.test_loss.append(test_loss)
-    history.test_accuracy.append(test_accuracy)
-    history.seconds.append(seconds)
-    history.lr.append(lr)
 
 
 # --- predictions and metrics --------------------------------------------------------------------
@@ -293,23 +457,37 @@ def accuracy(output: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows of ``output`` (N, C) (logits or log-probabilities) whose argmax equals y (N,)."""
     if output.dim() != 2 or len(output) != len(y):
         raise ValueError(f"output must be (N, C) and y (N,), got {tuple(output.shape)} and {tuple(y.shape)}")
+    require_class_labels(y, len(output), name="y")
     return (output.argmax(dim=1) == y).float().mean().item()
 
 
 def predict(model: nn.Module, loader: Iterable) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted classes, true labels), int64 (N,) on the CPU, in the loader's order."""
+    """(predicted classes, true labels), int64 (N,) on the CPU, in the loader's order.
+
+    The labels must be class indices of shape (N,) (checked on the first batch).
+    """
     device = model_device(model)
     model.eval()
     predicted, labels = [], []
     with torch.no_grad():
         for X, y in loader:
-            predicted.append(model(X.to(device)).argmax(dim=1).cpu())
+            if not labels:
+                require_class_labels(y, len(X))
+            output = model(X.to(device))
+            if not labels:
+                _require_labels_fit(y, output)
+            predicted.append(output.argmax(dim=1).cpu())
             labels.append(y.cpu())
+    if not labels:
+        raise ValueError("loader gave no batches")
     return torch.cat(predicted), torch.cat(labels)
 
 
 def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
     """Counts (num_classes, num_classes): row = true class, column = predicted class."""
+    num_classes = as_int("num_classes", num_classes, low=1)
+    require_class_labels(labels, len(predicted), num_classes)
+    require_class_labels(predicted, len(labels), num_classes, name="predicted")
     index = labels.long() * num_classes + predicted.long()
     return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
@@ -317,34 +495,3 @@ def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes:
 def per_class_accuracy(confusion: torch.Tensor) -> torch.Tensor:
     """Share of each true class predicted correctly: the diagonal over the row sums, float (C,)."""
     return confusion.diagonal().double() / confusion.sum(dim=1).double()
-
-
-# --- saving and loading -------------------------------------------------------------------------
-def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
-    """Write ``model.state_dict()`` to ``path`` atomically: a temporary file, then os.replace.
-
-    A crash or interrupt while saving leaves the old file (or none), never a half-written one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            torch.save(model.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
-    """Load a state_dict saved by :func:`save_weights` into ``model`` (onto its device); return the model.
-
-    ``weights_only=True`` lets torch.load read tensors and plain containers only, never run code.
-    """
-    state = torch.load(path, map_location=model_device(model), weights_only=True)
-    model.load_state_dict(state)
-    return model

@@ -13,11 +13,11 @@ from lessons_src import data
 from lessons_src.data import (
     CorruptDataError,
     DataNotFoundError,
-    check_idx_file,
     load_fashion_mnist,
     provision_fashion_mnist,
     raw_dir,
     to_tensors,
+    validate_idx_file,
 )
 from tests.idx_fixtures import idx_bytes, write_fake_fashion_mnist
 
@@ -117,7 +117,7 @@ def test_wrong_magic_number_names_the_file(tmp_path):
     images = folder / "train-images-idx3-ubyte"
     labels.write_bytes(images.read_bytes())  # images where labels should be
     with pytest.raises(CorruptDataError, match="train-labels-idx1-ubyte is not a valid IDX file"):
-        check_idx_file(labels, 2049, 1)
+        validate_idx_file(labels, 2049, 1)
 
 
 def test_image_and_label_counts_must_agree(tmp_path):

@@ -1,0 +1,61 @@
+"""The record of a training run: what each epoch measured, every step's loss, and where the run stands.
+
+``fit`` fills a :class:`History`; a checkpoint stores it; ``fit(..., history=history)`` reads from it
+where to go on. It holds plain numbers only, so it is saved and loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class History:
+    """What ``fit`` measured, one entry per completed epoch (and one per step in ``step_loss``).
+
+    A run stopped inside an epoch also keeps that epoch's progress in the ``partial_*`` fields, so
+    that ``fit(..., history=history)`` goes on at the next step instead of training the epoch again.
+    """
+
+    train_loss: list[float] = field(default_factory=list)  # mean of the epoch's batch losses
+    test_loss: list[float] = field(default_factory=list)  # mean over the test batches
+    test_accuracy: list[float] = field(default_factory=list)  # fraction correct, in [0, 1]
+    seconds: list[float] = field(default_factory=list)  # wall-clock time of the training pass
+    lr: list[float] = field(default_factory=list)  # the learning rate the epoch started with
+    step_loss: list[float] = field(default_factory=list)  # every training step's loss, in order
+    interrupted: str | None = None  # e.g. "during epoch 3, after step 40" when Ctrl-C stopped fit
+    # The unfinished epoch (number num_epochs + 1), when fit stopped inside it:
+    partial_steps: int = 0  # its steps taken; their losses are the last entries of step_loss
+    partial_seconds: float = 0.0  # their wall-clock time
+    partial_lr: float | None = None  # the learning rate it started with
+    partial_trained: bool = False  # its training pass is complete; only its evaluation is missing
+
+    @property
+    def num_epochs(self) -> int:
+        """How many epochs are complete and recorded."""
+        return len(self.train_loss)
+
+    @property
+    def total_seconds(self) -> float:
+        """Training time of all recorded epochs, in seconds (evaluation excluded)."""
+        return sum(self.seconds)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(epoch, step): training goes on with this epoch (1-based) after this many of its steps."""
+        return self.num_epochs + 1, self.partial_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain lists, numbers and strings (what a checkpoint stores)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> History:
+        """Rebuild a History from :meth:`to_dict`'s output; unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise ValueError(f"a History has no field(s) {unknown}; known fields: {sorted(known)}")
+        return cls(**fields)
