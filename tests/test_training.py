@@ -31,7 +31,7 @@ from lessons_src.data import (  # noqa: E402
     normalize,
     to_tensors,
 )
-from lessons_src.models import SeedFashionMLP, TutorialMLP  # noqa: E402
+from lessons_src.models import SourceFashionMLP, TutorialMLP  # noqa: E402
 from lessons_src.plotting import (  # noqa: E402
     LiveCurve,
     plot_accuracy_history,
@@ -82,7 +82,7 @@ def small_run(data, num_epochs=3, *, seed=0, lr=0.05, history=None, model=None, 
     X, y, X_test, y_test = data
     if model is None:
         set_seed(seed)
-        model = SeedFashionMLP()
+        model = SourceFashionMLP()
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.5)
     history = fit(model, kwargs.pop("train_loader", TensorLoader(X, y, 64, shuffle=True, seed=seed)),
                   TensorLoader(X_test, y_test, 100), loss_fn or nn.NLLLoss(), optimizer, num_epochs,
@@ -100,8 +100,8 @@ def test_tutorial_mlp_returns_logits_with_the_tutorials_layer_names():
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])
-def test_seed_model_returns_log_probabilities_without_biases(batchnorm):
-    model = SeedFashionMLP(input_batchnorm=batchnorm)
+def test_source_model_returns_log_probabilities_without_biases(batchnorm):
+    model = SourceFashionMLP(input_batchnorm=batchnorm)
     output = model(torch.rand(4, 1, 28, 28))
     assert output.shape == (4, 10) and torch.allclose(output.exp().sum(dim=1), torch.ones(4))
     assert model.linear1.bias is None and model.output.bias is None
@@ -132,7 +132,7 @@ def test_fit_records_one_entry_per_epoch_and_the_loss_falls(data):
 
 def test_fit_applies_a_scheduler_once_per_epoch(data):
     set_seed(0)
-    model = SeedFashionMLP()
+    model = SourceFashionMLP()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2], gamma=0.1)
     _, _, history = small_run(data, 3, model=model, optimizer=optimizer, scheduler=scheduler)
@@ -141,7 +141,7 @@ def test_fit_applies_a_scheduler_once_per_epoch(data):
 
 def test_fit_steps_a_scheduler_after_every_batch_when_asked(data):
     set_seed(0)
-    model = SeedFashionMLP()
+    model = SourceFashionMLP()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
     steps_per_epoch = math.ceil(N_TRAIN / 64)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.2, total_steps=2 * steps_per_epoch)
@@ -167,7 +167,7 @@ def test_fit_gives_reduce_lr_on_plateau_the_test_loss_of_every_epoch(data):
             super().step(metrics)
 
     set_seed(0)
-    model = SeedFashionMLP()
+    model = SourceFashionMLP()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     scheduler = Spy(optimizer, factor=0.5, patience=0, threshold=10.0)  # no epoch "improves" by 1000 %
     _, _, history = small_run(data, 3, model=model, optimizer=optimizer, scheduler=scheduler)
@@ -186,7 +186,7 @@ def test_train_loss_is_the_mean_of_the_batch_losses(data):
 
 
 def test_evaluate_averages_over_batches_in_eval_mode_without_gradients():
-    model = SeedFashionMLP(input_batchnorm=True)
+    model = SourceFashionMLP(input_batchnorm=True)
     X, y = torch.rand(30, 1, 28, 28), torch.randint(0, 10, (30,))
     loader = [(X[:20], y[:20]), (X[20:], y[20:])]  # batches of unequal size
     running_mean = model.normalize.running_mean.clone()
@@ -249,7 +249,7 @@ def test_fast_loader_gives_the_dataloader_loss_trajectory(datasets, data):
 def test_saved_weights_load_into_a_fresh_model_with_identical_accuracy(data, tmp_path):
     model, _, history = small_run(data, num_epochs=1)
     path = save_weights(model, tmp_path / "sub" / "model.pt")
-    fresh = load_weights(SeedFashionMLP(), path)
+    fresh = load_weights(SourceFashionMLP(), path)
     test_loader = TensorLoader(data[2], data[3], 100)
     assert evaluate(fresh, test_loader, nn.NLLLoss()) == evaluate(model, test_loader, nn.NLLLoss())
     assert evaluate(fresh, test_loader, nn.NLLLoss())[1] == history.test_accuracy[-1]
@@ -376,7 +376,7 @@ def test_fit_and_loader_reject_invalid_hyperparameters(data):
         TensorLoader(X, y, 0)
     with pytest.raises(ValueError, match="num_epochs must be an int >= 0, got -1"):
         small_run(data, -1)
-    model = SeedFashionMLP()
+    model = SourceFashionMLP()
     for lr in (0.0, -1.0):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         optimizer.param_groups[0]["lr"] = lr
