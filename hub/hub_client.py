@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import grp
 import json
 import os
@@ -113,10 +114,13 @@ class TemporaryClass:
         klass = cls(f"ocs_{secrets.token_hex(3)}", size, Path(state), Path(folder))
         names = [klass.teacher, *klass.students]
         klass.passwords = {name: secrets.token_urlsafe(12) for name in names}
-        lines = ["username,password,role"] + [f"{n},{p},{'teacher' if n == klass.teacher else 'student'}"
-                                              for n, p in klass.passwords.items()]
-        klass.roster.write_text("\n".join(lines) + "\n")
-        klass.roster.chmod(0o600)
+        # one password with the characters a roster and chpasswd must carry through: ':' ',' '"' and a space
+        klass.passwords[klass.students[0]] += ':a b,"c'
+        with open(klass.roster, "w", newline="") as out:
+            klass.roster.chmod(0o600)
+            writer = csv.writer(out)
+            writer.writerow(["username", "password", "role"])
+            writer.writerows([n, p, "teacher" if n == klass.teacher else "student"] for n, p in klass.passwords.items())
         try:
             run_cli("add-students", str(klass.roster), "--group", klass.prefix, "--state", str(klass.state))
         except BaseException:

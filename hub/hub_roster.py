@@ -4,7 +4,8 @@ A roster is a CSV file with a header line. Columns:
 
 - ``username`` (required): the account name, 1-32 characters of ``a-z 0-9 _ -``, starting with a
   letter or ``_``;
-- ``password`` (optional): left empty, a random password is generated and written, with the
+- ``password`` (optional): 8-256 characters, no control characters (line breaks, tabs, NUL); spaces
+  at either end are dropped. Left empty, a random password is generated and written, with the
   others generated in the same run, to ``<state>/passwords-<time>.csv`` (mode 0600);
 - ``role`` (optional): ``student`` (the default) or ``teacher``. Exactly one teacher, the hub's admin,
   named here or with ``--admin NAME``.
@@ -30,6 +31,8 @@ from pathlib import Path
 
 NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 ROLES = ("student", "teacher")
+PASSWORD_LENGTH = (8, 256)  # chpasswd reads one line of at most 8 KiB per account
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RosterError(ValueError):
@@ -53,31 +56,67 @@ def check_name(name: str, where: str) -> str:
     return name
 
 
+def check_password(password: str, name: str, where: str) -> str:
+    """Return ``password`` if chpasswd can take it safely ('' = generate one), else raise RosterError.
+
+    chpasswd reads ``name:password`` lines: a line break would start another account's line, so no
+    control character may appear. A ':' is safe (the name, which cannot hold one, ends at the first).
+    """
+    low, high = PASSWORD_LENGTH
+    if password and CONTROL.search(password):
+        raise RosterError(f"{where}: the password for {name!r} holds a control character (a line break, tab or "
+                          "NUL); use printable characters only, or leave it empty to have one generated")
+    if password and not low <= len(password) <= high:
+        raise RosterError(f"{where}: the password for {name!r} has {len(password)} characters; use {low} to "
+                          f"{high}, or leave it empty to have one generated")
+    return password
+
+
+def roster_rows(text: str) -> list[tuple[int, list[str]]]:
+    """(line number where the row starts, cells) of every non-blank CSV row."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows, end = [], 0
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as error:
+            raise RosterError(f"roster line {start}: {error}; check the quotes on that line") from error
+        end = reader.line_num
+        if any(cell.strip() for cell in row):
+            rows.append((start, row))
+
+
 def parse_roster(text: str, admin: str | None = None, require_teacher: bool = True) -> list[Member]:
     """Members from roster CSV text; ``admin`` names the teacher if no line has role 'teacher'.
 
     A class's first roster must name its one teacher; a later one (``require_teacher=False``) may add
     students only.
     """
-    rows = list(csv.reader(io.StringIO(text)))
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    rows = roster_rows(text)
     if not rows:
         raise RosterError("the roster is empty: write a header line 'username,password,role', then one line per "
                           "student")
-    header = [cell.strip().lower() for cell in rows[0]]
-    if "username" not in header or set(header) - {"username", "password", "role"}:
-        raise RosterError(f"roster header {rows[0]!r}: the columns are username (required), password and role "
-                          "(optional), e.g. 'username,password,role'")
+    header = [cell.strip().lower() for cell in rows[0][1]]
+    if "username" not in header or set(header) - {"username", "password", "role"} or len(set(header)) < len(header):
+        raise RosterError(f"roster header {rows[0][1]!r}: the columns are username (required), password and role "
+                          "(optional), each once, e.g. 'username,password,role'")
     members: list[Member] = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in rows[1:]:
+        where = f"roster line {number}"
+        if len(row) > len(header):
+            raise RosterError(f"{where}: {len(row)} cells but the header names {len(header)} "
+                              f"({', '.join(header)}); quote a cell that holds a comma (\"a,b\")")
         cells = dict(zip(header, (cell.strip() for cell in row), strict=False))
-        name = check_name(cells.get("username", ""), f"roster line {number}")
+        name = check_name(cells.get("username", ""), where)
         role = (cells.get("role") or "student").lower()
         if role not in ROLES:
-            raise RosterError(f"roster line {number}: role {role!r} must be one of {', '.join(ROLES)}")
+            raise RosterError(f"{where}: role {role!r} must be one of {', '.join(ROLES)}")
         if any(m.name == name for m in members):
-            raise RosterError(f"roster line {number}: {name!r} is listed twice; keep one line per account")
-        members.append(Member(name, cells.get("password", ""), role))
+            raise RosterError(f"{where}: {name!r} is listed twice; keep one line per account")
+        members.append(Member(name, check_password(cells.get("password", ""), name, where), role))
     if admin is not None:
         check_name(admin, "--admin")
         if not any(m.name == admin for m in members):
@@ -120,7 +159,9 @@ def _run(command: list[str], stdin: str | None = None) -> None:
 
 def create_accounts(members: list[Member], group: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Create missing accounts in ``group``; return [(name, 'created'|'kept')] and generated passwords."""
-    for member in members:
+    for member in members:  # every check before the first change to the system
+        check_name(member.name, "account")
+        check_password(member.password, member.name, "account")
         try:
             pwd.getpwnam(member.name)
         except KeyError:
