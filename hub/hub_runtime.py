@@ -7,12 +7,17 @@
   when its base Python sits where other users cannot reach it (pyenv under ``/root`` is the usual
   case), a three-file virtual environment from the system's ``python3.X`` of the same version reuses
   the ``.venv``'s packages (``hub/runtime/``; nothing is downloaded).
-- ``proxy_command``: configurable-http-proxy from ``hub/node_modules``, with the Node.js it needs.
+- ``proxy_command``: configurable-http-proxy from ``hub/node_modules``, with the Node.js it needs. ``./course
+  setup`` installs it (``npm ci``) and writes the SHA-256 of ``hub/package-lock.json`` to
+  ``hub/node_modules/.course-lock-sha256``; the hub only checks that stamp, it never downloads.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -23,6 +28,9 @@ from pathlib import Path
 
 HUB_DIR = Path(__file__).resolve().parent
 MIN_NODE_MAJOR = 20
+PROXY_STAMP = Path("node_modules") / ".course-lock-sha256"  # written by ./course setup after npm ci
+NODE_REMEDY = ("install Node.js >= 20 with npm (`sudo apt-get install nodejs npm` on Debian 13 / Ubuntu 24.10 or "
+               "newer, or from nodejs.org), then run `./course setup`")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -138,30 +146,62 @@ def node_major(node: str) -> int:
         return 0
 
 
+def lock_hash(hub_dir: Path = HUB_DIR) -> str:
+    """SHA-256 (hex) of ``hub_dir/package-lock.json``: the proxy version the hub needs."""
+    return hashlib.sha256((hub_dir / "package-lock.json").read_bytes()).hexdigest()
+
+
 def proxy_command(hub_dir: Path = HUB_DIR) -> list[str]:
-    """``[node, configurable-http-proxy]`` from ``hub/node_modules``; RuntimeProblem with the remedy if missing."""
+    """``[node, configurable-http-proxy]`` from ``hub/node_modules``; RuntimeProblem with the remedy if missing.
+
+    Nothing is installed here: a missing or stale ``node_modules`` (its stamp does not match
+    ``package-lock.json``) is an error that says to run ``./course setup``.
+    """
     node = shutil.which("node")
     if node is None or node_major(node) < MIN_NODE_MAJOR:
         found = f"found Node.js {node_major(node)}" if node else "no `node` on PATH"
-        raise RuntimeProblem(f"the hub's proxy needs Node.js >= {MIN_NODE_MAJOR} ({found}). Install it, e.g. "
-                             "`sudo apt-get install nodejs npm` on Debian 13 / Ubuntu 24.10 or newer, or Node.js "
-                             "from nodejs.org.")
+        raise RuntimeProblem(f"the hub's proxy needs Node.js >= {MIN_NODE_MAJOR} ({found}): {NODE_REMEDY}.")
     script = hub_dir / "node_modules" / "configurable-http-proxy" / "bin" / "configurable-http-proxy"
     if not script.is_file():
-        raise RuntimeProblem(f"configurable-http-proxy is not installed in {hub_dir / 'node_modules'}; run "
-                             "`./course hub setup` (npm ci from hub/package-lock.json).")
+        raise RuntimeProblem(f"configurable-http-proxy is not installed in {hub_dir / 'node_modules'}: run "
+                             "`./course setup` (it runs `npm ci` from hub/package-lock.json).")
+    stamp = hub_dir / PROXY_STAMP
+    if not stamp.is_file() or stamp.read_text().strip() != lock_hash(hub_dir):
+        raise RuntimeProblem(f"{hub_dir / 'node_modules'} does not match hub/package-lock.json (it changed, or the "
+                             "install did not finish): run `./course setup` to install the pinned proxy again.")
     return [node, str(script)]
 
 
 def install_proxy(hub_dir: Path = HUB_DIR) -> None:
-    """``npm ci`` in ``hub_dir``: configurable-http-proxy at the version hub/package-lock.json pins."""
+    """``npm ci`` in ``hub_dir`` (configurable-http-proxy at the version hub/package-lock.json pins), then the stamp."""
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeProblem("`npm` is not on PATH; install Node.js and npm (e.g. `sudo apt-get install nodejs npm`)")
+        raise RuntimeProblem(f"`npm` is not on PATH: {NODE_REMEDY}")
     result = subprocess.run([npm, "ci", "--prefix", str(hub_dir), "--no-audit", "--no-fund"],
                             capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise RuntimeProblem(f"npm ci in {hub_dir} failed (is the npm registry reachable?):\n{result.stderr[-2000:]}")
+    (hub_dir / PROXY_STAMP).write_text(lock_hash(hub_dir) + "\n")
+
+
+async def run_as_account(command: list[str], account: pwd.struct_passwd, env: dict[str, str],
+                         timeout_s: float) -> bytes:
+    """Run ``command`` as ``account`` in its home; its stdout. RuntimeError if it fails or runs past ``timeout_s``.
+
+    A command that runs too long is killed, so it cannot outlive the server start it delays.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *command, user=account.pw_uid, group=account.pw_gid, extra_groups=[], cwd=account.pw_dir, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise RuntimeError(f"no result within {timeout_s:g} s; stopped it (pid {process.pid})") from None
+    if process.returncode != 0:
+        raise RuntimeError(err.decode(errors="replace")[-2000:])
+    return out
 
 
 def course_sync_command(python: Path, course: Path, home: str) -> list[str]:

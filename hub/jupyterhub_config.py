@@ -13,7 +13,6 @@ them into JupyterHub settings. Start the hub with ``./course hub``, not with ``j
 - State (database, cookie secret, proxy token, logs) stays in ``<state>/``, mode 0700.
 """
 
-import asyncio
 import json
 import os
 import pwd
@@ -25,7 +24,7 @@ c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 
 HUB_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(HUB_DIR))
-from hub_runtime import course_sync_command  # noqa: E402  (beside this file)
+from hub_runtime import course_sync_command, run_as_account  # noqa: E402  (beside this file)
 
 settings = json.loads(Path(os.environ["COURSE_HUB_SETTINGS"]).read_text())
 state = Path(settings["state"])
@@ -91,18 +90,16 @@ c.Spawner.start_timeout = 180  # a crowded machine starts servers slowly
 c.Spawner.http_timeout = 180
 
 
+COPY_TIMEOUT_S = 120
+
+
 async def deliver_course(spawner) -> None:
     """Copy or update the course in the student's ~/course, as the student, before the server starts."""
     account = pwd.getpwnam(spawner.user.name)
     command = course_sync_command(settings["student_python"], settings["course"], account.pw_dir)
     env = {"HOME": account.pw_dir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **marker}
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command, user=account.pw_uid, group=account.pw_gid, extra_groups=[], cwd=account.pw_dir, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-        if process.returncode != 0:
-            raise RuntimeError(err.decode(errors="replace")[-2000:])
+        out = await run_as_account(command, account, env, COPY_TIMEOUT_S)
         report = json.loads(out)
     except Exception as error:  # a failed copy must not keep the student out of their own work
         spawner.log.error("course copy for %s failed: %s", spawner.user.name, error)
