@@ -7,16 +7,19 @@
     ./course hub setup                                    install the proxy (npm ci) and check the machine
 
 State (database, cookie secret, proxy token, passwords generated for the roster) lives in
-hub/state/ (mode 0700, git-ignored) unless --state names another folder.
+hub/state/ (mode 0700, git-ignored) unless --state names another folder: one that does not exist
+yet, or one the hub made before (it holds a .course-hub-state mark).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import fcntl
 import json
 import os
 import pwd
+import shlex
 import signal
 import socket
 import subprocess
@@ -51,24 +54,35 @@ from hub_runtime import (  # noqa: E402
 ROOT = HUB_DIR.parent
 DEFAULT_STATE = HUB_DIR / "state"
 CLASS_FILE = "class.json"
+STATE_MARK = ".course-hub-state"  # a folder holding it is a state folder this hub made
 STOP_GRACE_S = 90
+SYNC_ORDER = ("added", "restored", "updated", "conflict", "blocked", "kept", "unchanged")
+LISTED_CHANGES = 10  # distribute names each updated or restored file up to this many per account
 
 
 class HubError(RuntimeError):
     """A problem the teacher can fix; the message says how."""
 
 
-def require_root(what: str) -> None:
+def require_root(args: argparse.Namespace) -> None:
+    """HubError, repeating the command with sudo, unless this process runs as root."""
     if os.geteuid() != 0:
-        raise HubError(f"{what} needs root (it manages system accounts and runs servers as them): "
-                       f"sudo ./course hub {what}")
+        raise HubError(f"{args.command} needs root (it manages system accounts and runs servers as them): "
+                       f"sudo ./course hub {shlex.join(args.argv)}".rstrip())
 
 
 def prepare_state(state: Path) -> Path:
-    """Create the state folder with mode 0700 (and tighten it if it exists)."""
+    """The hub's state folder, mode 0700: created if missing; an existing one only if the hub made it."""
     state = Path(state).resolve()
+    if state.exists():
+        ours = any((state / name).exists() for name in (STATE_MARK, CLASS_FILE, "jupyterhub.sqlite"))
+        if not state.is_dir() or not ours:
+            raise HubError(f"--state {state} already exists and is not a state folder of this hub (no {STATE_MARK} "
+                           "in it); the hub makes its state folder private (mode 0700), so it will not take over "
+                           f"that one: pass a folder that does not exist yet, e.g. --state {state / 'course-hub'}")
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o700)
+    (state / STATE_MARK).touch()
     return state
 
 
@@ -141,9 +155,9 @@ def terminate(pids: list[int], grace_s: float = 10) -> None:
 
 
 def leftovers(state: Path, klass: dict) -> list[int]:
-    """Processes of this hub, or of its students, that are still alive."""
+    """Processes of this hub, or of the class's accounts (students and teacher), that are still alive."""
     uids = set()
-    for name in students(klass):
+    for name in (m["name"] for m in klass["members"]):
         try:
             uids.add(pwd.getpwnam(name).pw_uid)
         except KeyError:
@@ -153,15 +167,32 @@ def leftovers(state: Path, klass: dict) -> list[int]:
 
 def data_dir() -> Path:
     """The FashionMNIST root the students read: $COURSE_DATA_DIR, else data/ in the checkout; checked."""
-    from lessons_src.data import check_raw_dir, raw_dir  # imports torch: only when serving
+    from lessons_src.data import raw_dir, validate_raw_dir  # imports torch: only when serving
 
     root = Path(os.environ.get("COURSE_DATA_DIR") or ROOT / "data").resolve()
     try:
-        check_raw_dir(raw_dir(root))
+        validate_raw_dir(raw_dir(root))
     except (OSError, RuntimeError) as error:
         raise HubError(f"FashionMNIST is not ready in {root}: {error}. Run `./course setup` first "
                        "(or point COURSE_DATA_DIR at a folder holding FashionMNIST/raw/).") from error
     return root
+
+
+def require_free_port(ip: str, port: int) -> None:
+    """HubError if another program listens on (``ip``, ``port``), found by binding it as the proxy will."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(ip, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as error:
+        raise HubError(f"--ip {ip}: not an address this machine can listen on ({error.strerror})") from error
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the proxy does: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise HubError(f"--port {port} is in use by another program; pick another") from error
+            raise HubError(f"--ip {ip} --port {port}: cannot listen there ({error.strerror})") from error
 
 
 def lock_state(state: Path):
@@ -187,10 +218,7 @@ def serve_settings(args: argparse.Namespace, state: Path, klass: dict) -> dict:
     course = Path(args.course).resolve()
     if not (course / "notebooks").is_dir():
         raise HubError(f"--course {course} has no notebooks/ folder; pass the course checkout")
-    if not (HUB_DIR / "node_modules").is_dir():
-        print("course hub: installing configurable-http-proxy into hub/node_modules (npm ci)", flush=True)
-        install_proxy()
-    proxy = proxy_command()
+    proxy = proxy_command()  # checks hub/node_modules; installing it is ./course setup's job
     python = student_python()
     data = data_dir()
     for path, what in ((ROOT, "the course checkout"), (course, "the course"), (data, "the FashionMNIST data")):
@@ -236,7 +264,7 @@ def check_serve_arguments(args: argparse.Namespace) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    require_root("serve")
+    require_root(args)
     check_serve_arguments(args)
     state = prepare_state(args.state)
     lock = lock_state(state)
@@ -245,6 +273,7 @@ def serve(args: argparse.Namespace) -> int:
     if stale:
         print(f"course hub: stopping {len(stale)} processes left by an earlier run", flush=True)
         terminate(stale)
+    require_free_port(args.ip, args.port)
     settings = serve_settings(args, state, klass)
     (state / "serve.json").write_text(json.dumps(settings, indent=1))
     scheme = "https" if args.ssl_cert else "http"
@@ -277,7 +306,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def add_students(args: argparse.Namespace) -> int:
-    require_root("add-students")
+    require_root(args)
     state = prepare_state(args.state)
     path = state / CLASS_FILE
     klass = json.loads(path.read_text()) if path.exists() else {"group": args.group, "admin": None, "members": []}
@@ -302,7 +331,7 @@ def add_students(args: argparse.Namespace) -> int:
 
 
 def remove_students(args: argparse.Namespace) -> int:
-    require_root("remove-students")
+    require_root(args)
     state = prepare_state(args.state)
     klass = load_class(state)
     lock = lock_state(state)  # not while the hub runs: its servers hold these accounts
@@ -321,7 +350,7 @@ def remove_students(args: argparse.Namespace) -> int:
 
 def distribute(args: argparse.Namespace) -> int:
     """Copy or update the course in every account's ~/course now, as that account."""
-    require_root("distribute")
+    require_root(args)
     state = prepare_state(args.state)
     klass = load_class(state)
     course = Path(args.course).resolve()
@@ -329,17 +358,39 @@ def distribute(args: argparse.Namespace) -> int:
     require_reachable(course, "the course")
     for member in klass["members"]:
         account = pwd.getpwnam(member["name"])
-        result = subprocess.run(course_sync_command(python, course, account.pw_dir), user=account.pw_uid,
-                                group=account.pw_gid, extra_groups=[], cwd=account.pw_dir, capture_output=True,
-                                text=True, timeout=120,
-                                env={"HOME": account.pw_dir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        try:
+            result = subprocess.run(course_sync_command(python, course, account.pw_dir), user=account.pw_uid,
+                                    group=account.pw_gid, extra_groups=[], cwd=account.pw_dir, capture_output=True,
+                                    text=True, timeout=120,
+                                    env={"HOME": account.pw_dir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        except subprocess.TimeoutExpired:  # run() has killed it
+            print(f"{member['name']}: the copy took over 120 s and was stopped; run distribute again")
+            continue
         if result.returncode != 0:
             print(f"{member['name']}: the copy failed: {result.stderr.strip()[-500:]}")
             continue
-        report = json.loads(result.stdout)
-        changed = [r for r in report if r["action"] not in ("unchanged", "kept")]
-        print(f"{member['name']}: " + (", ".join(f"{r['path']} {r['action']}" for r in changed) or "up to date"))
+        print("\n".join(describe_sync(member["name"], json.loads(result.stdout))))
     return 0
+
+
+def describe_sync(name: str, report: list[dict[str, str]]) -> list[str]:
+    """Lines for one account's course copy: counts per action, then the files worth naming.
+
+    Conflicts and blocked files are always named; updated or restored files only when there are at
+    most LISTED_CHANGES of them (a first copy, all ``added``, is one line of counts).
+    """
+    counts = {action: sum(r["action"] == action for r in report) for action in SYNC_ORDER}
+    lines = [f"{name}: " + (", ".join(f"{n} {action}" for action, n in counts.items() if n) or "no course files")]
+    changed = [r for r in report if r["action"] in ("updated", "restored")]
+    for record in report:
+        if record["action"] == "conflict":
+            lines.append(f"{name}: {record['path']} conflict: the student's version kept, the course's beside it "
+                         f"as {record['beside']}")
+        elif record["action"] == "blocked":
+            lines.append(f"{name}: {record['path']} blocked: {record.get('detail', '')}")
+        elif record in changed and len(changed) <= LISTED_CHANGES:
+            lines.append(f"{name}: {record['path']} {record['action']}")
+    return lines
 
 
 def setup(args: argparse.Namespace) -> int:
@@ -387,9 +438,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    given = list(argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv.insert(0, "serve")
     args = parser().parse_args(argv)
+    args.argv = given
     if args.command == "add-students" and args.group is None:
         args.group = None if (Path(args.state) / CLASS_FILE).exists() else "course"
     try:
