@@ -9,13 +9,18 @@ files, servers or kernels, stops the hub, updates the course, and starts the hub
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import importlib.util
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import sysconfig
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -26,19 +31,22 @@ import pytest
 import requests
 import websocket
 
-from hub import hub_roster, hub_runtime, hub_sync
+from hub import course_hub, hub_roster, hub_runtime, hub_sync
+from tests.idx_fixtures import write_fake_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_DIR = ROOT / "hub"
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runs commands as other users)")
 
 
 # -- the roster --------------------------------------------------------------------------------
 
 def test_roster_reads_members_roles_and_the_teacher():
-    text = "username,password,role\nms_lee,pw,teacher\nana_1,,\nbo-2,secret,student\n"
+    text = 'username,password,role\nms_lee,pw-teacher,teacher\nana_1,,\nbo-2,"se:cr et,1",student\n'
     members = hub_roster.parse_roster(text)
     assert [(m.name, m.password, m.role) for m in members] == [
-        ("ms_lee", "pw", "teacher"), ("ana_1", "", "student"), ("bo-2", "secret", "student")]
+        ("ms_lee", "pw-teacher", "teacher"), ("ana_1", "", "student"), ("bo-2", "se:cr et,1", "student")]
     by_flag = hub_roster.parse_roster("username\nms_lee\nana\n", admin="ms_lee")
     assert [m.role for m in by_flag] == ["teacher", "student"]
 
@@ -54,11 +62,44 @@ def test_roster_reads_members_roles_and_the_teacher():
     ("username\nana\n", "zed", "--admin 'zed' is not in the roster"),
     ("username,role\nt,teacher\n", None, "lists no students"),
     ("", None, "the roster is empty"),
+    ("username,role\n\nt,teacher\n\nBob,\n", None, "roster line 5: username 'Bob'"),  # blank lines count
+    ("username,password,role\nt,,teacher\nana,password1,student,extra\n", None,
+     "roster line 3: 4 cells but the header names 3 (username, password, role)"),
+    ("username,password\nt,,\nana,password1\n", "t", "roster line 2: 3 cells but the header names 2"),
+    ("username,username\nana,bo\n", None, "each once"),
+    ('username,password,role\nt,,teacher\nana,"open\n', None, "roster line 3: unexpected end of data"),
 ])
 def test_roster_errors_name_the_line_and_the_remedy(text, admin, message):
     with pytest.raises(hub_roster.RosterError) as caught:
         hub_roster.parse_roster(text, admin)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("password, why", [
+    ("abcdefgh\nroot:owned", "control character"),  # would be a second chpasswd line: root's password
+    ("abcdefgh\rroot:owned", "control character"),
+    ("abcd\x00efgh", "control character"),
+    ("abcd\tefgh", "control character"),
+    ("short", "has 5 characters; use 8 to 256"),
+    ("x" * 257, "has 257 characters; use 8 to 256"),
+])
+def test_a_password_chpasswd_could_misread_is_refused_naming_the_line(password, why):
+    text = "username,password,role\nt,,teacher\nana,{},\n"
+    quoted = '"' + password.replace('"', '""') + '"'
+    with pytest.raises(hub_roster.RosterError) as caught:
+        hub_roster.parse_roster(text.format(quoted))
+    assert f"roster line 3: the password for 'ana' {'holds a ' if 'control' in why else ''}{why}" in str(caught.value)
+    assert password not in str(caught.value), "an error must not print the password"
+
+
+def test_accounts_are_not_touched_when_a_password_is_bad():
+    """create_accounts checks every member before its first useradd (no root needed to see it refuse)."""
+    members = [hub_roster.Member("ocs_never_made", "good-password", "teacher"),
+               hub_roster.Member("ocs_never_made_2", "abcdefgh\nroot:x", "student")]
+    with pytest.raises(hub_roster.RosterError, match="'ocs_never_made_2' holds a control character"):
+        hub_roster.create_accounts(members, "ocs_never_group")
+    with pytest.raises(KeyError):
+        pwd.getpwnam("ocs_never_made")
 
 
 def test_a_later_roster_may_add_students_only():
@@ -94,6 +135,232 @@ def test_a_closed_folder_is_named_as_the_blocker():
         assert hub_runtime.blocked_for_others(file) == file
         file.chmod(0o644)
         assert hub_runtime.blocked_for_others(file) is None
+
+
+# -- the hub command: data, state folder, port, messages ---------------------------------------------
+
+def test_the_hub_finds_valid_data_and_names_the_remedy_for_missing_or_damaged_files(tmp_path, monkeypatch):
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    write_fake_fashion_mnist(raw)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    assert course_hub.data_dir() == (tmp_path / "data").resolve()
+    victim = raw / "t10k-labels-idx1-ubyte"
+    victim.write_bytes(victim.read_bytes()[:-2])
+    with pytest.raises(course_hub.HubError, match=r"FashionMNIST is not ready in .*t10k-labels.*\./course setup"):
+        course_hub.data_dir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(course_hub.HubError, match="Run `./course setup` first"):
+        course_hub.data_dir()
+
+
+def test_a_state_folder_is_made_private_and_a_foreign_folder_is_left_alone(tmp_path):
+    made = course_hub.prepare_state(tmp_path / "new" / "state")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700 and (made / course_hub.STATE_MARK).is_file()
+    assert course_hub.prepare_state(made) == made  # the hub's own: used again
+    older = tmp_path / "older"
+    older.mkdir(mode=0o755)
+    (older / course_hub.CLASS_FILE).write_text("{}")  # made before the mark existed
+    assert course_hub.prepare_state(older) == older.resolve()
+    for foreign in (tmp_path / "shared", tmp_path / "empty"):
+        foreign.mkdir()
+        foreign.chmod(0o755)
+    (tmp_path / "shared" / "notes.txt").write_text("someone's")
+    for foreign in (tmp_path / "shared", tmp_path / "empty", tmp_path / "shared" / "notes.txt"):
+        with pytest.raises(course_hub.HubError, match="is not a state folder of this hub"):
+            course_hub.prepare_state(foreign)
+        assert stat.S_IMODE(foreign.stat().st_mode) != 0o700, f"{foreign} was chmod-ed"
+    assert not (tmp_path / "empty" / course_hub.STATE_MARK).exists()
+
+
+def test_a_busy_port_is_named_before_the_hub_starts():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(course_hub.HubError, match=f"--port {port} is in use by another program; pick another"):
+            course_hub.require_free_port("127.0.0.1", port)
+    course_hub.require_free_port("127.0.0.1", port)  # free again
+    with pytest.raises(course_hub.HubError, match="--ip 192.0.2.1 --port"):
+        course_hub.require_free_port("192.0.2.1", port)  # TEST-NET-1: no interface of this machine
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["add-students", "roster.csv"], "sudo ./course hub add-students roster.csv"),
+    (["--port", "8001"], "sudo ./course hub --port 8001"),
+    (["distribute", "--course", "/srv/my course"], "sudo ./course hub distribute --course '/srv/my course'"),
+])
+def test_without_root_the_message_repeats_the_whole_command(argv, command, monkeypatch, capsys):
+    monkeypatch.setattr(course_hub.os, "geteuid", lambda: 1000)
+    assert course_hub.main(argv) == 2
+    assert capsys.readouterr().err.rstrip().endswith(command)
+
+
+def test_distribute_counts_a_first_copy_and_names_what_needs_a_look():
+    first = [{"path": f"notebooks/{i:02}.ipynb", "action": "added"} for i in range(30)]
+    assert course_hub.describe_sync("ana", first) == ["ana: 30 added"]
+    later = ([{"path": "notebooks/01.ipynb", "action": "conflict", "beside": "notebooks/01.course-update.ipynb"},
+              {"path": "notebooks/02.ipynb", "action": "updated"}]
+             + [{"path": f"figures/{i}.png", "action": "unchanged"} for i in range(5)])
+    assert course_hub.describe_sync("bo", later) == [
+        "bo: 1 updated, 1 conflict, 5 unchanged",
+        "bo: notebooks/01.ipynb conflict: the student's version kept, the course's beside it as "
+        "notebooks/01.course-update.ipynb",
+        "bo: notebooks/02.ipynb updated"]
+    many = [{"path": f"figures/{i}.png", "action": "updated"} for i in range(course_hub.LISTED_CHANGES + 1)]
+    assert course_hub.describe_sync("cy", many) == [f"cy: {course_hub.LISTED_CHANGES + 1} updated"]
+
+
+@needs_root
+def test_a_course_copy_that_hangs_is_killed():
+    account = pwd.getpwuid(os.getuid())
+    command = [sys.executable, "-c", "import time; time.sleep(120)"]
+    with pytest.raises(RuntimeError, match=r"no result within 0.5 s; stopped it \(pid (\d+)\)") as caught:
+        asyncio.run(hub_runtime.run_as_account(command, account, {"PATH": "/usr/bin:/bin"}, 0.5))
+    pid = int(re.search(r"pid (\d+)", str(caught.value)).group(1))
+    assert not Path(f"/proc/{pid}").exists(), "the timed-out copy is still running"
+
+
+# -- the proxy: installed by ./course setup, only checked by the hub ----------------------------------
+
+def fake_tool(folder: Path, name: str, body: str) -> Path:
+    """An executable shell script ``folder/name``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_the_hub_checks_the_proxy_install_and_never_runs_npm(tmp_path, monkeypatch):
+    hub_dir = tmp_path / "hub"
+    hub_dir.mkdir()
+    shutil.copy(HUB_DIR / "package-lock.json", hub_dir)
+    tools = tmp_path / "bin"
+    fake_tool(tools, "node", "echo v20.11.0")
+    fake_tool(tools, "npm", f"echo npm >> {tmp_path / 'npm-calls'}")
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+    with pytest.raises(hub_runtime.RuntimeProblem, match="is not installed in .*run `./course setup`"):
+        hub_runtime.proxy_command(hub_dir)
+    script = hub_dir / "node_modules" / "configurable-http-proxy" / "bin" / "configurable-http-proxy"
+    script.parent.mkdir(parents=True)
+    script.write_text("")
+    with pytest.raises(hub_runtime.RuntimeProblem, match="does not match hub/package-lock.json.*./course setup"):
+        hub_runtime.proxy_command(hub_dir)  # installed, but no stamp: stale
+    stamp = hub_dir / hub_runtime.PROXY_STAMP
+    stamp.write_text(hashlib.sha256((hub_dir / "package-lock.json").read_bytes()).hexdigest() + "\n")
+    assert hub_runtime.proxy_command(hub_dir) == [str(tools / "node"), str(script)]
+    with (hub_dir / "package-lock.json").open("a") as lock:
+        lock.write("\n")
+    with pytest.raises(hub_runtime.RuntimeProblem, match="does not match"):
+        hub_runtime.proxy_command(hub_dir)  # the lock moved on
+    fake_tool(tools, "node", "echo v18.19.0")
+    with pytest.raises(hub_runtime.RuntimeProblem, match="needs Node.js >= 20 .found Node.js 18.: install Node.js"):
+        hub_runtime.proxy_command(hub_dir)
+    assert not (tmp_path / "npm-calls").exists()
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """A stand-in checkout for the `course` script: a fake .venv python that records its calls, hub/'s lock."""
+    repo = tmp_path / "checkout"
+    (repo / "hub").mkdir(parents=True)
+    for name in ("course", "pyproject.toml", "requirements.lock", "hub/package.json", "hub/package-lock.json"):
+        shutil.copy2(ROOT / name, repo / name)
+    fake_tool(repo / ".venv" / "bin", "python", f'[ "$*" = "-c " ] || echo "python $*" >> {tmp_path / "calls"}')
+    return repo
+
+
+def course_script(repo: Path, *args: str, path: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """``./course <args>`` with ``PATH=path`` (no CI variable); its result and the commands it ran."""
+    calls = repo.parent / "calls"
+    calls.write_text("")
+    env = {"PATH": path, "HOME": str(repo.parent), "LANG": "C.UTF-8"}
+    result = subprocess.run([str(repo / "course"), *args], cwd=repo, env=env, capture_output=True, text=True,
+                            timeout=60)
+    return result, calls.read_text().splitlines()
+
+
+def test_setup_installs_the_proxy_with_npm_ci_and_again_only_when_the_lock_changes(checkout):
+    tools = checkout.parent / "bin"
+    fake_tool(tools, "npm", f'echo "npm $* (in $PWD)" >> {checkout.parent / "calls"}; '
+                            'mkdir -p hub/node_modules/configurable-http-proxy')
+    path = f"{tools}:/usr/bin:/bin"
+    stamp = checkout / "hub" / "node_modules" / ".course-lock-sha256"
+    result, calls = course_script(checkout, "setup", path=path)
+    assert result.returncode == 0, result.stderr
+    assert f"npm ci --prefix hub --no-audit --no-fund (in {checkout})" in calls
+    assert stamp.read_text().strip() == hashlib.sha256((checkout / "hub/package-lock.json").read_bytes()).hexdigest()
+    assert calls[-1] == "python -m lessons_src.data"
+
+    result, calls = course_script(checkout, "setup", path=path)
+    assert not [c for c in calls if c.startswith("npm")], "nothing changed, npm must not run"
+    with (checkout / "hub" / "package-lock.json").open("a") as lock:
+        lock.write("\n")
+    result, calls = course_script(checkout, "setup", path=path)
+    assert [c for c in calls if c.startswith("npm ci")], "a changed hub/package-lock.json is installed again"
+
+    result, calls = course_script(checkout, "hub", "add-students", "roster.csv", path=path)
+    assert calls == [f"python {checkout}/hub/course_hub.py add-students roster.csv"], "no data step for accounts"
+
+
+def test_setup_goes_on_when_npm_fails_or_is_missing_and_says_what_the_hub_needs(checkout):
+    tools = checkout.parent / "bin"
+    fake_tool(tools, "npm", "echo 'npm error network' >&2; exit 1")
+    result, calls = course_script(checkout, "setup", path=f"{tools}:/usr/bin:/bin")
+    assert result.returncode == 0 and calls[-1] == "python -m lessons_src.data"
+    assert "npm ci in hub/ failed" in result.stderr and "./course hub cannot start" in result.stderr
+    assert not (checkout / "hub" / "node_modules" / ".course-lock-sha256").exists()
+
+    bare = checkout.parent / "bare"  # the tools the script uses, and no npm
+    bare.mkdir()
+    for tool in ("bash", "sed", "cat", "sha256sum", "cut", "dirname", "readlink", "stat", "id", "mkdir"):
+        (bare / tool).symlink_to(shutil.which(tool))
+    result, calls = course_script(checkout, "setup", path=str(bare))
+    assert result.returncode == 0, result.stderr
+    assert "no npm, so the class hub's proxy is not installed" in result.stdout
+    assert "install Node.js >= 20 with npm, then run ./course setup again" in result.stdout
+    result, _ = course_script(checkout, "lab", "--version", path=str(bare))
+    assert "npm" not in result.stdout + result.stderr, "a learner's ./course lab stays quiet about the hub"
+
+
+def scratch_checkout() -> Path:
+    """A copy of the `course` script and its lock in a folder every user may enter; the caller removes it."""
+    folder = Path(tempfile.mkdtemp(prefix="course-venv-"))
+    folder.chmod(0o755)
+    for name in ("course", "pyproject.toml", "requirements.lock"):
+        shutil.copy2(ROOT / name, folder / name)
+    python = folder / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    for part in (folder / ".venv", python.parent):
+        part.chmod(0o755)
+    (folder / ".venv" / "KEEP").write_text("the environment's own files")
+    return folder
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("runuser") is None, reason="needs runuser (util-linux)")
+def test_a_venv_of_another_account_is_never_recreated():
+    folder = scratch_checkout()
+    try:
+        python = fake_tool(folder / ".venv" / "bin", "python", "exit 0")
+        python.chmod(0o700)  # root's: nobody may not run it
+        result = subprocess.run(["runuser", "-u", "nobody", "--", "./course", "setup"], cwd=folder,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert "does not run for nobody" in result.stderr and "belongs to root" in result.stderr
+        assert "run as root or with sudo" in result.stderr
+        assert (folder / ".venv" / "KEEP").is_file() and python.is_file(), "the shared environment was touched"
+
+        fake_tool(folder / ".venv" / "bin", "python", "exit 1")  # broken, and nobody's
+        subprocess.run(["chown", "-R", "nobody", str(folder / ".venv")], check=True)
+        result = subprocess.run([str(folder / "course"), "setup"], cwd=folder, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 1
+        assert "belongs to nobody, so it is not recreated for root" in result.stderr
+        assert "run ./course setup as nobody" in result.stderr
+        assert (folder / ".venv" / "KEEP").is_file()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- the course copy --------------------------------------------------------------------------------
@@ -152,9 +419,14 @@ def test_sync_keeps_edits_updates_untouched_files_and_says_so(tmp_path):
 # -- a real hub, real accounts -------------------------------------------------------------------
 
 def hub_skip_reason() -> str | None:
-    """Why the live hub test cannot run here, or None."""
+    """Why the live hub test cannot run on this machine, or None."""
     if os.geteuid() != 0:
         return "the live hub test needs root (it creates system accounts and runs servers as them)"
+    return None
+
+
+def hub_missing() -> str | None:
+    """What the live hub test needs and does not find (packages, Node.js, shadow tools, readable folders), or None."""
     for module in ("jupyterhub", "jupyterhub_idle_culler", "pamela"):
         if importlib.util.find_spec(module) is None:
             return f"the hub packages are not installed ({module} missing): install the project's `hub` group"
@@ -165,6 +437,27 @@ def hub_skip_reason() -> str | None:
         if hub_runtime.blocked_for_others(path) is not None:
             return f"students could not read {what}: {hub_runtime.blocked_for_others(path)} is closed to other users"
     return None
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip the live test with ``reason``; under CI (CI=true) fail instead: CI must run it."""
+    if IN_CI:
+        pytest.fail(f"CI runs the live hub test, but {reason}")
+    pytest.skip(reason)
+
+
+def require_proxy() -> None:
+    """The pinned proxy in hub/node_modules, installed (npm ci, as ./course setup does) if missing or stale."""
+    try:
+        hub_runtime.proxy_command()
+        return
+    except hub_runtime.RuntimeProblem:
+        pass
+    try:
+        hub_runtime.install_proxy()
+        hub_runtime.proxy_command()
+    except hub_runtime.RuntimeProblem as error:
+        skip_or_fail(f"configurable-http-proxy could not be installed from the npm registry: {error}")
 
 
 live = pytest.mark.skipif(hub_skip_reason() is not None, reason=hub_skip_reason() or "")
@@ -195,11 +488,10 @@ def client():
 
 @pytest.fixture(scope="module")
 def classroom(client):
-    if not (HUB_DIR / "node_modules").is_dir():
-        try:
-            hub_runtime.install_proxy()
-        except hub_runtime.RuntimeProblem as error:
-            pytest.skip(f"configurable-http-proxy could not be installed from the npm registry: {error}")
+    missing = hub_missing()
+    if missing:
+        skip_or_fail(missing)
+    require_proxy()
     folder = Path(tempfile.mkdtemp(prefix="course-hub-"))
     folder.chmod(0o755)  # the students' servers read the course from here
     course = folder / "course"
@@ -352,9 +644,9 @@ def test_students_cannot_reach_each_other(client, classroom, sessions):
 
 
 def live_processes(classroom) -> list[str]:
-    """Processes of this hub (by its marker) or of its students (by uid), as 'pid cmdline'."""
+    """Processes of this hub (by its marker) or of its accounts (students and teacher, by uid), as 'pid cmdline'."""
     marker = f"COURSE_HUB_INSTANCE={classroom.state.resolve()}".encode()
-    uids = {classroom.klass.uid(n) for n in classroom.klass.students}
+    uids = {classroom.klass.uid(n) for n in (classroom.klass.teacher, *classroom.klass.students)}
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -392,13 +684,25 @@ def test_hub_stops_cleanly_and_a_second_start_keeps_accounts_and_work(client, cl
     updated["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "An extra exercise"})
     lesson.write_text(json.dumps(updated))
     report = client.run_cli("distribute", "--course", str(classroom.course), "--state", str(classroom.state))
-    assert f"{a}: notebooks/01_gradient_descent.ipynb conflict" in report.stdout
+    assert f"{a}: notebooks/01_gradient_descent.ipynb conflict: the student's version kept" in report.stdout
     assert f"{b}: notebooks/01_gradient_descent.ipynb updated" in report.stdout
+    assert re.search(rf"^{b}: 1 updated, \d+ unchanged$", report.stdout, re.M), report.stdout
     notebooks_a = classroom.klass.home(a) / "course" / "notebooks"
     assert "My notes" in (notebooks_a / "01_gradient_descent.ipynb").read_text()
     assert "An extra exercise" in (notebooks_a / "01_gradient_descent.course-update.ipynb").read_text()
     assert "01_gradient_descent.course-update.ipynb" in (notebooks_a.parent / "COURSE-UPDATES.md").read_text()
     assert "An extra exercise" in (classroom.klass.home(b) / "course" / path.removeprefix("course/")).read_text()
+
+    # a start on a port another program holds stops at once, naming the port, and leaves nothing running
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        refused = subprocess.run([sys.executable, str(HUB_DIR / "course_hub.py"), "serve", "--port", str(port),
+                                  "--state", str(classroom.state), "--course", str(classroom.course)],
+                                 capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and f"--port {port} is in use by another program; pick another" in refused.stderr
+    assert not live_processes(classroom)
 
     # second start: same state, same accounts, same work; the idle culler stops an unused server
     classroom.hub = client.HubProcess(classroom.state, classroom.port, classroom.folder / "hub2.log",
