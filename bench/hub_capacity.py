@@ -12,19 +12,25 @@ and measures, through each student's own JupyterLab server:
    kernel, alone and while the two others run lesson 05's training.
 
 From these it prints a capacity table (see ``capacity``) and writes everything to
-``bench/hub_capacity.json``. Run: sudo .venv/bin/python bench/hub_capacity.py   (about 5 minutes)
+``bench/hub_capacity.json``, with the git commit, each notebook's SHA-256 and the machine's load
+average over the run (other work on the cores slows every number down).
+Run: sudo .venv/bin/python bench/hub_capacity.py   (about 5 minutes)
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
 import platform
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,11 +54,50 @@ EXPLORER = """import matplotlib
 matplotlib.use("Agg")
 from bench.timing import median_ms
 from lessons_src.widgets import LossSurfaceExplorer
-explorer = LossSurfaceExplorer("seed_quadratic", show_3d=False)
+explorer = LossSurfaceExplorer("source_quadratic", show_3d=False)
 explorer.fig.canvas.draw()
 lrs = [0.01 + 0.0015 * (i % 40) for i in range(80)]"""
 REDRAW = """import json
 print(json.dumps({"ms": median_ms(lambda v: setattr(explorer.lr_slider, "value", v), lrs)}))"""
+
+
+def provenance() -> dict:
+    """The code measured: git commit (and whether the tree had uncommitted changes), torch, each notebook's SHA-256."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+
+    return {"git_commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(git("status", "--porcelain")),
+            "torch": importlib.metadata.version("torch"),
+            "notebooks_sha256": {n: hashlib.sha256((ROOT / "notebooks" / n).read_bytes()).hexdigest()
+                                 for n in NOTEBOOKS}}
+
+
+class LoadSampler:
+    """The 1-minute load average every ``every_s`` seconds, in a background thread, while in a ``with`` block."""
+
+    def __init__(self, every_s: float = 5):
+        self.every_s, self.samples = every_s, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.samples.append(float(Path("/proc/loadavg").read_text().split()[0]))
+
+    def __enter__(self) -> LoadSampler:
+        self.before = Path("/proc/loadavg").read_text().split()[:3]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        """Load before the run (1, 5, 15 min) and the 1-minute load's mean and max during it."""
+        return {"before_1_5_15min": [float(v) for v in self.before],
+                "during_1min_mean": round(statistics.mean(self.samples), 2) if self.samples else None,
+                "during_1min_max": max(self.samples, default=None), "cores": hub_runtime.usable_cores()}
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -191,6 +236,9 @@ def print_table(report: dict) -> None:
     print(f"explorer redraw (lr): alone {r['alone']} ms; while two others train (lesson 05) "
           f"{r['two_others_training']} ms (1-min load {r['load_average_1min']}); their Run All "
           f"{report['lesson_05_two_at_once_s']} s")
+    load = report["load_average"]
+    print(f"load average: {load['before_1_5_15min']} before; 1-min during the run: mean {load['during_1min_mean']}, "
+          f"max {load['during_1min_max']} on {load['cores']} cores")
     print(f"hub + proxy + culler: {report['hub_mb']['rss']:.0f} MB RSS; idle student server: "
           f"{report['idle_server_mb']['rss']:.0f} MB RSS / {report['idle_server_mb']['uss']:.0f} MB USS")
     for label, g in report["summary"]["groups"].items():
@@ -201,6 +249,25 @@ def print_table(report: dict) -> None:
         light, heavy = row["lessons 00-04"], row["lessons 05-06"]
         print(f"{row['cores']:5} {row['GB']:4}   {light['students']:4} ({light['memory']}/{light['cpu']})"
               f"{'':22}{heavy['students']:4} ({heavy['memory']}/{heavy['cpu']})")
+
+
+def measure_class(klass: hub_client.TemporaryClass, hub: hub_client.HubProcess, state: Path) -> dict:
+    """Log every student in, start their servers, measure; the report with its summary."""
+    sessions = {}
+    for name in klass.students:
+        session = hub_client.StudentSession(hub.base, name)
+        if session.login(klass.passwords[name]).status_code != 302:
+            raise RuntimeError(f"{name} could not log in:\n{hub.log_tail()}")
+        session.request_token()
+        session.start_server()
+        sessions[name] = session
+    report = {"machine": f"{platform.machine()}, {hub_runtime.usable_cores()} cores, "
+                         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB",
+              "threads_per_kernel": hub_runtime.threads_per_student(hub_runtime.usable_cores(), len(sessions)),
+              "wait_budget_s": WAIT_BUDGET_S, "os_reserve_mb": OS_RESERVE_MB, **provenance()}
+    report.update(measure(sessions, state))
+    report["summary"] = summarize(report)
+    return report
 
 
 def main() -> int:
@@ -214,29 +281,18 @@ def main() -> int:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     klass = hub = None
-    try:
-        klass = hub_client.TemporaryClass.create(3, state, folder)
-        hub = hub_client.HubProcess(state, port, folder / "hub.log").start()
-        sessions = {}
-        for name in klass.students:
-            session = hub_client.StudentSession(hub.base, name)
-            if session.login(klass.passwords[name]).status_code != 302:
-                raise RuntimeError(f"{name} could not log in:\n{hub.log_tail()}")
-            session.request_token()
-            session.start_server()
-            sessions[name] = session
-        report = {"machine": f"{platform.machine()}, {hub_runtime.usable_cores()} cores, "
-                             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB",
-                  "threads_per_kernel": hub_runtime.threads_per_student(hub_runtime.usable_cores(), len(sessions)),
-                  "wait_budget_s": WAIT_BUDGET_S, "os_reserve_mb": OS_RESERVE_MB}
-        report.update(measure(sessions, state))
-        report["summary"] = summarize(report)
-    finally:
-        if hub is not None:
-            hub.stop()
-        if klass is not None:
-            klass.remove()
-        shutil.rmtree(folder, ignore_errors=True)
+    with LoadSampler() as sampler:
+        try:
+            klass = hub_client.TemporaryClass.create(3, state, folder)
+            hub = hub_client.HubProcess(state, port, folder / "hub.log").start()
+            report = measure_class(klass, hub, state)
+        finally:
+            if hub is not None:
+                hub.stop()
+            if klass is not None:
+                klass.remove()
+            shutil.rmtree(folder, ignore_errors=True)
+    report["load_average"] = sampler.summary()
     (ROOT / "bench" / "hub_capacity.json").write_text(json.dumps(report, indent=1) + "\n")
     print_table(report)
     return 0
