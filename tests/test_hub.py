@@ -567,6 +567,11 @@ def test_login_form_lets_the_right_password_in_and_refuses_a_wrong_one(client, c
     teacher.request_token()
     listed = requests.get(f"{classroom.hub.base}/hub/api/users", headers=teacher.auth, timeout=30).json()
     assert set(classroom.klass.students) <= {user["name"] for user in listed}  # the teacher is the admin
+    # as hub/README.md says: an admin can open a student's files and make a token in the student's name
+    assert requests.get(f"{student.server}/api/contents/course", headers=teacher.auth, timeout=30).status_code == 200
+    made = requests.post(f"{classroom.hub.base}/hub/api/users/{name}/tokens", headers=teacher.auth, timeout=30,
+                         json={"note": "made by the teacher", "expires_in": 60})
+    assert made.status_code in (200, 201), made.text
 
 
 @live
