@@ -79,17 +79,26 @@ def train_steps(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
     return losses
 
 
-def loss_per_batch_and_per_example(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[float, float]:
-    """(summed batch losses / number of batches, the right mean;
-    summed batch losses / number of examples, the source tutorials' bug)."""
+def mean_test_losses(model: nn.Module, loader: Iterable, loss_fn: Callable) -> dict[str, float]:
+    """Three ways of averaging the batch losses of ``loss_fn`` (a mean per batch) over ``loader``, in eval mode.
+
+    "per batch": Σ batch means / number of batches (what ``training.evaluate`` returns);
+    "per example": Σ batch mean × batch size / number of examples (the mean over every example);
+    "sum / examples": Σ batch means / number of examples, the source tutorials' bug (≈ batch_size times too small).
+    The first two differ only when the batches differ in size (a smaller last batch).
+    """
     device = model_device(model)
     model.eval()
-    total, num_batches, num_examples = 0.0, 0, 0
+    total, weighted, num_batches, num_examples = 0.0, 0.0, 0, 0
     with torch.no_grad():
         for X, y in loader:
-            total += loss_fn(model(X.to(device)), y.to(device)).item()  # already a mean over the batch
+            loss = loss_fn(model(X.to(device)), y.to(device)).item()  # already a mean over the batch
+            total, weighted = total + loss, weighted + loss * len(y)
             num_batches, num_examples = num_batches + 1, num_examples + len(y)
-    return total / num_batches, total / num_examples
+    if num_batches == 0:
+        raise ValueError("loader gave no batches")
+    return {"per batch": total / num_batches, "per example": weighted / num_examples,
+            "sum / examples": total / num_examples}
 
 
 def sort_by_class(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -105,7 +105,7 @@ def _source_hessian(w1, w2):
     return ((20.0, 8.0), (8.0, 4.0))
 
 
-# --- an ill-conditioned ravine: a quadratic bowl 40 times steeper across than along ---------------
+# --- an ill-conditioned ravine: a quadratic bowl curving 40 times more sharply across than along ---
 _RAVINE_EIGS = (0.5, 20.0)
 _RAVINE_ANGLE = math.radians(30)
 _c, _s = math.cos(_RAVINE_ANGLE), math.sin(_RAVINE_ANGLE)

@@ -62,15 +62,51 @@ def test_pick_device():
 
 
 def test_lesson_01_checks_accept_right_and_reject_wrong():
-    from lessons_src.checks import (
-        check_first_step,
-        check_gradient_at_2_minus_1,
-        check_max_stable_lr_ravine,
-    )
+    from lessons_src.checks import check_gradient_at_2_minus_1, check_max_stable_lr_ravine
 
     # by hand: r1 = 2 − 2 + 1 = 1, r2 = 4 − 6 + 1 = −1 → ∇L = (−2 + 6, −2 + 2)
     assert check_gradient_at_2_minus_1((4.0, 0.0)) and not check_gradient_at_2_minus_1((-4.0, 0.0))
-    # ∇L(0, 0) = (−2·2 − 6·4, −2·2 − 2·4) = (−28, −12) → one step of lr 0.01 lands at (0.28, 0.12)
-    assert check_first_step([0.28, 0.12]) and not check_first_step([-0.28, -0.12])
+    assert "the way downhill" in repr(check_gradient_at_2_minus_1((-4.0, 0.0)))
+    assert "∂L/∂w1 is right" in repr(check_gradient_at_2_minus_1((4.0, 1.0)))
     assert check_max_stable_lr_ravine(0.1) and not check_max_stable_lr_ravine(0.2)
+    assert "shallow direction" in repr(check_max_stable_lr_ravine(4.0))
+    assert "fastest lr" in repr(check_max_stable_lr_ravine(2 / 20.5))
     assert not check_max_stable_lr_ravine(...)
+
+
+def gradient_descent(grad, start, lr, num_steps):
+    points = [np.asarray(start, dtype=float)]
+    for _ in range(num_steps):
+        points.append(points[-1] - lr * grad(points[-1]))
+    return np.array(points)
+
+
+def test_gradient_descent_check_accepts_a_loop_and_names_each_slip():
+    from lessons_src.checks import check_gradient_descent
+
+    def in_place(grad, start, lr, num_steps):
+        w, points = np.array(start, dtype=float), []
+        points.append(w)
+        for _ in range(num_steps):
+            w -= lr * grad(w)
+            points.append(w)
+        return np.array(points)
+
+    def uphill(grad, start, lr, num_steps):
+        return gradient_descent(lambda w: -grad(w), start, lr, num_steps)
+
+    def no_lr(grad, start, lr, num_steps):
+        return gradient_descent(grad, start, 1.0, num_steps)
+
+    def no_start(grad, start, lr, num_steps):
+        return gradient_descent(grad, start, lr, num_steps)[1:]
+
+    def stale_gradient(grad, start, lr, num_steps):
+        g = grad(np.asarray(start, dtype=float))
+        return gradient_descent(lambda w: g, start, lr, num_steps)
+
+    assert check_gradient_descent(gradient_descent)
+    for fn, words in ((in_place, "changed in place"), (uphill, "uphill"), (no_lr, "learning rate is missing"),
+                      (no_start, "start point w₀ is missing"), (stale_gradient, "current point")):
+        result = check_gradient_descent(fn)
+        assert not result and words in repr(result), (fn.__name__, repr(result))

@@ -351,8 +351,7 @@ def test_explorer_widget_holds_the_controls(explorer):
 
 # --- self-checks -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("check, right, wrong", [
-    (checks.check_iterations_keep_last, 48, 45),
-    (checks.check_iterations_drop_last, 45, 48),
+    (checks.check_steps_with_and_without_drop_last, (48, 45), (45, 48)),
     (checks.check_batch_size_for_quarter_std, 256, 64),
 ])
 def test_number_checks_accept_right_and_reject_wrong(check, right, wrong):
@@ -391,8 +390,25 @@ def test_loader_check_accepts_a_right_function_and_explains_wrong_ones():
 
 
 def test_loader_check_says_when_the_function_returns_nothing():
+    def forgot_the_return(frame, batch_size):
+        DataLoader(TensorDataset(torch.zeros(len(frame))), batch_size=batch_size)
+
     def unfinished(frame, batch_size):
         ...
 
-    result = checks.check_loader_from_frame(unfinished)
-    assert not result and "returned None" in repr(result)
+    assert "returned None" in repr(checks.check_loader_from_frame(forgot_the_return))
+    assert "no answer yet" in repr(checks.check_loader_from_frame(unfinished))
+
+
+def test_steps_check_diagnoses_one_epoch_and_fractions():
+    assert "one epoch" in repr(checks.check_steps_with_and_without_drop_last((16, 15)))
+    assert "swapped" in repr(checks.check_steps_with_and_without_drop_last((45, 48)))
+    assert "whole number" in repr(checks.check_steps_with_and_without_drop_last((46.875, 46.875)))
+
+
+def test_lr_tuning_check_tells_too_small_from_too_large():
+    assert checks.check_lr_for_one_epoch(3.0)
+    assert "falling all the way" in repr(checks.check_lr_for_one_epoch(0.3))
+    assert "throws the path back out" in repr(checks.check_lr_for_one_epoch(8.0))
+    assert "diverged" in repr(checks.check_lr_for_one_epoch(30.0))
+    assert "expected one learning rate" in repr(checks.check_lr_for_one_epoch(-1))

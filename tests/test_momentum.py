@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from lessons_src.checks import (
+    check_adam_step,
     check_equivalent_lr,
     check_fastest_momentum,
-    check_velocity_after_two_steps,
 )
 from lessons_src.descent import (
     COMPARISON_SETTINGS,
@@ -495,10 +495,36 @@ def test_widgets_build_their_layout():
 
 
 # --- self-checks ------------------------------------------------------------------------------
-def test_check_velocity_after_two_steps():
-    assert check_velocity_after_two_steps((0.4664, 0.2008))
-    assert not check_velocity_after_two_steps((0.28, 0.12))  # one step only
-    assert not check_velocity_after_two_steps(...)
+def adam_step(w, grad, m, s, t, lr, betas=(0.9, 0.999), eps=1e-8):
+    m = betas[0] * m + (1 - betas[0]) * grad
+    s = betas[1] * s + (1 - betas[1]) * grad**2
+    m_hat, s_hat = m / (1 - betas[0] ** t), s / (1 - betas[1] ** t)
+    return w - lr * m_hat / (np.sqrt(s_hat) + eps), m, s
+
+
+def adam_without_bias_correction(w, grad, m, s, t, lr, betas=(0.9, 0.999), eps=1e-8):
+    m = betas[0] * m + (1 - betas[0]) * grad
+    s = betas[1] * s + (1 - betas[1]) * grad**2
+    return w - lr * m / (np.sqrt(s) + eps), m, s
+
+
+def adam_returning_corrected_averages(w, grad, m, s, t, lr, betas=(0.9, 0.999), eps=1e-8):
+    m = (betas[0] * m + (1 - betas[0]) * grad) / (1 - betas[0] ** t)
+    s = (betas[1] * s + (1 - betas[1]) * grad**2) / (1 - betas[1] ** t)
+    return w - lr * m / (np.sqrt(s) + eps), m, s
+
+
+def test_check_adam_step_accepts_adam_and_diagnoses_the_usual_slips():
+    assert check_adam_step(adam_step) and "torch.optim.Adam" in repr(check_adam_step(adam_step))
+    assert "bias correction" in repr(check_adam_step(adam_without_bias_correction))
+    assert "steps 1 to 1 agree" in repr(check_adam_step(adam_returning_corrected_averages))
+    def adam_uphill(w, grad, m, s, t, lr):
+        new_w, m, s = adam_step(w, grad, m, s, t, lr)
+        return 2 * w - new_w, m, s
+
+    assert "uphill" in repr(check_adam_step(adam_uphill))
+    assert "tuple (w, m, s)" in repr(check_adam_step(lambda w, g, m, s, t, lr: w))
+    assert "no answer yet" in repr(check_adam_step(...)) and "Hint" not in repr(check_adam_step(...))
 
 
 def test_check_fastest_momentum():

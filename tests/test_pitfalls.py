@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lessons_src import set_seed
-from lessons_src.checks import check_buggy_line, check_fixed_evaluate, check_fixed_labels
+from lessons_src.checks import check_buggy_line, check_fixed_evaluate, check_fixed_train_epoch
 from lessons_src.models import SourceModel
 from lessons_src.pitfalls import (
     BUGGY_SNIPPETS,
@@ -19,7 +19,7 @@ from lessons_src.pitfalls import (
     DropoutBatchNormMLP,
     TrainConfig,
     accuracy_in_batches,
-    loss_per_batch_and_per_example,
+    mean_test_losses,
     saved_tensor_bytes,
     sort_by_class,
     train_steps,
@@ -68,13 +68,18 @@ def test_train_steps_rejects_an_unknown_order():
     assert all(len(_run(order, steps=2)[0]) == 2 for order in STEP_ORDERS)  # each named order runs
 
 
-def test_loss_divided_by_examples_is_smaller_by_examples_per_batch():
+def test_the_three_test_losses_are_the_batch_mean_the_example_mean_and_the_bug():
     set_seed(0)
     model, (X, y) = SourceModel(), _toy(100)
     loader = TensorLoader(X, y, 16)  # 7 batches, the last of 4
-    per_batch, per_example = loss_per_batch_and_per_example(model, loader, nn.CrossEntropyLoss())
-    assert per_batch / per_example == pytest.approx(100 / 7)
-    assert per_batch == pytest.approx(evaluate(model, loader, nn.CrossEntropyLoss())[0], rel=1e-6)
+    losses = mean_test_losses(model, loader, nn.CrossEntropyLoss())
+    assert losses["per batch"] / losses["sum / examples"] == pytest.approx(100 / 7)
+    assert losses["per batch"] == pytest.approx(evaluate(model, loader, nn.CrossEntropyLoss())[0], rel=1e-6)
+    with torch.no_grad():
+        assert losses["per example"] == pytest.approx(nn.CrossEntropyLoss()(model(X), y).item(), rel=1e-6)
+    assert losses["per example"] != pytest.approx(losses["per batch"], rel=1e-6)  # the small last batch
+    even = mean_test_losses(model, TensorLoader(X, y, 20), nn.CrossEntropyLoss())  # 5 batches of 20
+    assert even["per batch"] == pytest.approx(even["per example"], rel=1e-6)
 
 
 def test_sort_by_class_is_a_stable_sort_of_the_pairs():
@@ -178,36 +183,77 @@ def test_check_buggy_line_rejects_an_unknown_snippet():
         check_buggy_line("optimizer", 1)
 
 
-def test_check_fixed_labels():
-    assert check_fixed_labels(lambda y: y.squeeze(1).long())
-    assert check_fixed_labels(lambda y: y.reshape(-1).long())
-    for wrong in (lambda y: y.long(), lambda y: y.squeeze(1), lambda y: y.reshape(500).long(),
-                  lambda y: torch.zeros(len(y), dtype=torch.int64), lambda y: ...):
-        result = check_fixed_labels(wrong)
-        assert not result and repr(result).startswith("✗")
+def _train_epoch_variant(*, train_mode=True, zero_grad=True, returns="batches", order="before"):
+    def fn(model, loader, loss_fn, optimizer):
+        if train_mode:
+            model.train()
+        losses, sizes = [], []
+        for X, y in loader:
+            loss = loss_fn(model(X), y)
+            if zero_grad and order == "before":
+                optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if zero_grad and order == "after":
+                optimizer.zero_grad()
+            losses.append(loss.item())
+            sizes.append(len(y))
+        return {"batches": sum(losses) / len(losses), "last": losses[-1],
+                "examples": sum(lo * n for lo, n in zip(losses, sizes, strict=True)) / sum(sizes),
+                "sum": sum(losses)}[returns]
+    return fn
 
 
-def _evaluate_variant(*, eval_mode=True, no_grad=True, per_example=False, axis=1):
+def test_check_fixed_train_epoch_accepts_both_orders_and_means_and_names_each_mistake():
+    for variant in (_train_epoch_variant(), _train_epoch_variant(order="after"),
+                    _train_epoch_variant(returns="examples")):
+        assert check_fixed_train_epoch(variant)
+    cases = {"eval mode": _train_epoch_variant(train_mode=False),
+             "gradients of the batches added up": _train_epoch_variant(zero_grad=False),
+             "last batch's loss": _train_epoch_variant(returns="last"),
+             "sum of the batch losses": _train_epoch_variant(returns="sum")}
+    for phrase, fn in cases.items():
+        result = check_fixed_train_epoch(fn)
+        assert not result and phrase in repr(result), (phrase, repr(result))
+
+
+def test_check_fixed_train_epoch_leaves_the_untouched_exercise_without_a_hint():
+    def my_train_epoch(model, loader, loss_fn, optimizer):
+        """The placeholder as the notebook shows it."""
+        ...
+
+    result = check_fixed_train_epoch(my_train_epoch)
+    assert not result and "no answer yet" in repr(result) and "Hint" not in repr(result)
+
+
+def _evaluate_variant(*, eval_mode=True, no_grad=True, divide_by="batches", axis=1):
     def fn(model, loader, loss_fn):
         if eval_mode:
             model.eval()
-        total, correct, count, batches = 0.0, 0, 0, 0
+        total, weighted, correct, count, batches = 0.0, 0.0, 0, 0, 0
         with torch.set_grad_enabled(not no_grad):
             for X, y in loader:
                 output = model(X)
                 total += loss_fn(output, y).item()
+                weighted += loss_fn(output, y).item() * len(y)
                 correct += (output.argmax(axis) == y).sum().item() if axis == 1 else 0
                 count, batches = count + len(y), batches + 1
-        return total / (count if per_example else batches), correct / count
+        loss = {"batches": total / batches, "examples (bug)": total / count, "weighted": weighted / count,
+                "weighted per batch": weighted / batches}[divide_by]
+        return loss, correct / count
     return fn
 
 
-def test_check_fixed_evaluate_accepts_right_and_names_each_mistake():
+def test_check_fixed_evaluate_accepts_both_means_and_names_each_mistake():
     assert check_fixed_evaluate(evaluate)
-    assert check_fixed_evaluate(_evaluate_variant())
+    per_batch, per_example = check_fixed_evaluate(_evaluate_variant()), check_fixed_evaluate(
+        _evaluate_variant(divide_by="weighted"))
+    assert per_batch and "mean loss over the batches" in repr(per_batch)
+    assert per_example and "mean loss over the examples" in repr(per_example)
     cases = {"gradients on": _evaluate_variant(no_grad=False), "training mode": _evaluate_variant(eval_mode=False),
-             "number of examples": _evaluate_variant(per_example=True), "accuracy": _evaluate_variant(axis=0),
-             "no answer yet": None}
+             "number of examples": _evaluate_variant(divide_by="examples (bug)"),
+             "divided by the number of batches": _evaluate_variant(divide_by="weighted per batch"),
+             "accuracy": _evaluate_variant(axis=0), "no answer yet": None}
     for phrase, fn in cases.items():
         result = check_fixed_evaluate(fn)
         assert not result and phrase in repr(result), (phrase, repr(result))

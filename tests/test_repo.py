@@ -51,14 +51,36 @@ def test_a_plain_test_run_collects_every_notebook():
     assert not missing, f"not collected by a plain pytest run: {missing}"
 
 
-def readme_lesson_table() -> list[str]:
+def readme_lesson_table_text() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = text.split("<!-- lesson-table:start -->")[1].split("<!-- lesson-table:end -->")[0]
-    return re.findall(r"\]\(notebooks/([^)]+\.ipynb)\)", table)
+    return text.split("<!-- lesson-table:start -->")[1].split("<!-- lesson-table:end -->")[0]
+
+
+def readme_lesson_table() -> list[str]:
+    return re.findall(r"\]\(notebooks/([^)]+\.ipynb)\)", readme_lesson_table_text())
 
 
 def test_readme_lesson_table_lists_exactly_the_notebooks_in_order():
     assert readme_lesson_table() == [p.name for p in NOTEBOOKS]
+
+
+def study_hours(cell: str) -> float:
+    """'15 min' or '2.5 h' as hours."""
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?) (min|h)", cell.strip()).groups()
+    return float(number) / (60 if unit == "min" else 1)
+
+
+def test_readme_lesson_table_labels_run_time_and_study_time_and_states_the_total():
+    """Run time (measured) and study time (estimated) are different numbers; each column says which it is."""
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in readme_lesson_table_text().strip().splitlines()]
+    header, lessons = rows[0], [row for row in rows[2:] if row[0].isdigit()]
+    assert header[-2:] == ["Run time (min, 2 cores)", "Study time (estimate)"], header
+    assert all(float(row[-2]) > 0 for row in lessons)
+    total = sum(study_hours(row[-1]) for row in lessons)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    stated = float(re.search(r"about (\d+(?:\.\d+)?) h for the series", text).group(1))
+    assert abs(stated - total) <= 0.5, f"the README says about {stated} h, the table adds up to {total:.2f} h"
 
 
 # ---- dependencies: pyproject.toml declares, requirements.lock pins, environment.yml installs the lock ----

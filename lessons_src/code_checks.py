@@ -1,0 +1,465 @@
+"""Self-checks for exercises in which the learner writes a function: each runs it on seeded cases,
+compares it with a reference (autograd, ``run_descent``, ``torch.optim``, a correct loop) and, when
+it differs, says how (a factor, a sign, a step, a mode) before giving a hint that does not give the
+answer away.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lessons_src.descent import run_descent, run_torch_optimizer
+from lessons_src.feedback import (
+    CheckResult,
+    as_array,
+    call_learner,
+    describe_factor,
+    ratio_to,
+    right,
+    same_numbers,
+    wrong,
+)
+from lessons_src.pitfalls import DropoutBatchNormMLP
+from lessons_src.surfaces import get_surface
+
+
+# --- lesson 02: gradients by hand -------------------------------------------------------------
+def _gradient_cases(seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
+    """Seeded float64 cases (X (m, n), y (m, 1), w01 (n, h), w12 (h, 1)) of two different sizes."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for m, n, h in ((7, 3, 4), (12, 5, 2)):
+        X = torch.randn(m, n, generator=generator, dtype=torch.float64)
+        y = torch.randint(0, 2, (m, 1), generator=generator).double()
+        w01 = torch.randn(n, h, generator=generator, dtype=torch.float64)
+        w12 = torch.randn(h, 1, generator=generator, dtype=torch.float64)
+        cases.append((X, y, w01, w12))
+    return cases
+
+
+def _autograd(loss_of_w: Callable, w: torch.Tensor) -> torch.Tensor:
+    """∂loss/∂w by autograd, for a function ``loss_of_w`` of one weight tensor."""
+    w = w.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss_of_w(w), w)
+    return grad
+
+
+def _factor_diagnosis(m: int) -> dict[float, str]:
+    """What a gradient off by a constant factor usually means, for m samples."""
+    return {-1.0: "it has the opposite sign of autograd's: check the sign of each factor of the chain",
+            0.5: "it is half of autograd's: a factor 2 is missing (the derivative of u² is 2u)",
+            2.0: "it is twice autograd's: a factor 2 too many",
+            float(m): f"it is m = {m} times autograd's: the loss is a mean over the m samples, so its gradient "
+                      "is one too",
+            1.0 / m: f"it is 1/m = 1/{m} of autograd's: this loss is a sum over the samples, not a mean"}
+
+
+def _check_gradient_function(fn: Any, *, what: str, hint: str, args_of: Callable, reference: Callable) -> CheckResult:
+    """Call the learner's ``fn(*args_of(case))`` on every seeded case and compare with ``reference``."""
+    for case in _gradient_cases():
+        args = args_of(*case)
+        want = reference(*args)
+        got, failure = call_learner(fn, what, hint, *(arg.clone() for arg in args))
+        if failure is not None:
+            return failure
+        if got is None:
+            return wrong(what, f"your function returned None; it should return a tensor of shape "
+                               f"{tuple(want.shape)}", hint)
+        got_array = as_array(got)
+        if got_array is None or got_array.shape != tuple(want.shape):
+            shape = None if got_array is None else got_array.shape
+            return wrong(what, f"expected shape {tuple(want.shape)}, got {shape}", hint)
+        if not same_numbers(got, want):
+            known = describe_factor(ratio_to(got, want), _factor_diagnosis(len(case[0])))
+            largest = float(np.nanmax(np.abs(got_array - want.numpy())))
+            return wrong(what, known or f"the shape is right but the values differ from autograd's (largest "
+                                        f"difference {largest:.3g})", hint)
+    return right(what, "matches autograd on every test case")
+
+
+def check_mse_gradient(fn: Any) -> CheckResult:
+    """Is ``fn(X, y, w)`` the gradient ∂L/∂w of L = mean((Xw − y)²) for X (m, n), y (m, 1), w (n, 1)?"""
+    def reference(X, y, w):
+        return _autograd(lambda v: ((X @ v - y) ** 2).mean(), w)
+    return _check_gradient_function(
+        fn, what="gradient of the MSE", args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]), reference=reference,
+        hint="two layers, as in section 2: the outer square of the error, the inner Xw − y. Multiply their "
+             "derivatives, and check the shapes: the result has one entry per weight.")
+
+
+def check_mean_bce_gradient(fn: Any) -> CheckResult:
+    """Is ``fn(X, y, w)`` ∂L/∂w of logistic regression with BCE AVERAGED over the m samples?"""
+    def reference(X, y, w):
+        return _autograd(lambda v: torch.nn.functional.binary_cross_entropy(torch.sigmoid(X @ v), y), w)
+    return _check_gradient_function(
+        fn, what="gradient of the mean BCE", args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]),
+        reference=reference,
+        hint="start from section 3's gradient of the summed loss; what does dividing a loss by a constant do "
+             "to its gradient?")
+
+
+def check_tanh_hidden_gradient(fn: Any) -> CheckResult:
+    """Is ``fn(X, y, w01, w12)`` ∂L/∂w01 for a tanh hidden layer, a sigmoid output and the BCE sum?"""
+    def reference(X, y, w01, w12):
+        def loss(v):
+            sigma2 = torch.sigmoid(torch.tanh(X @ v) @ w12)
+            return torch.nn.functional.binary_cross_entropy(sigma2, y, reduction="sum")
+        return _autograd(loss, w01)
+    return _check_gradient_function(
+        fn, what="gradient of w01 with a tanh hidden layer", args_of=lambda *case: case, reference=reference,
+        hint="section 4's δ⁽¹⁾ is a product of three factors; only one belongs to the hidden activation. "
+             "Differentiate tanh and write the result with tanh itself, as σ(1 − σ) is written with σ.")
+
+
+# --- lesson 01: a gradient-descent loop ---------------------------------------------------------
+DESCENT_CASES = (("source_quadratic", (-8.0, 9.0), 0.05, 30), ("ravine", None, 0.05, 20))
+
+
+def _descent_diagnosis(points: np.ndarray, want: np.ndarray, grad: Callable, lr: float) -> str:
+    """Why the learner's descent ``points`` differ from ``want`` (both (k+1, 2)), in one sentence."""
+    if np.allclose(points, points[-1]) and not np.allclose(want, want[-1]):
+        return "every row is the same point: the list holds one array that was changed in place (w -= ...); " \
+               "store a new array each step"
+    if not np.allclose(points[0], want[0]):
+        return f"the first row is {points[0]}, but it should be the start {want[0]}"
+    start, g = want[0], grad(want[0])
+    first = points[1]
+    if np.allclose(first, start + lr * g):
+        return "the first step went uphill: it added the gradient instead of subtracting it"
+    if np.allclose(first, start - g):
+        return "the first step moved by the whole gradient: the learning rate is missing"
+    if not np.allclose(first, want[1]):
+        return f"the first step lands at {first}, a correct one at {want[1]}"
+    bad = int(np.argmax(~np.all(np.isclose(points, want), axis=1)))
+    return f"steps 1 to {bad - 1} are right, step {bad} is not: is the gradient taken at the current point?"
+
+
+def check_gradient_descent(fn: Any) -> CheckResult:
+    """Does ``fn(grad, start, lr, num_steps)`` return the (num_steps + 1, 2) points of gradient descent?"""
+    what = "gradient descent"
+    hint = "start the list with the start point; then, num_steps times, compute the next point from the " \
+           "current one with section 3's update rule and append it."
+    for name, start, lr, num_steps in DESCENT_CASES:
+        surface = get_surface(name)
+        start = surface.start if start is None else start
+        want = run_descent(surface, start, lr, num_steps).points
+        got, failure = call_learner(fn, what, hint, surface.grad, np.array(start, dtype=float), lr, num_steps)
+        if failure is not None:
+            return failure
+        points = as_array(got)
+        if points is None or points.ndim != 2 or points.shape[1] != 2:
+            shape = None if points is None else points.shape
+            return wrong(what, f"expected an array of points, shape ({num_steps + 1}, 2), got shape {shape}", hint)
+        if len(points) != num_steps + 1:
+            detail = {num_steps: "the start point w₀ is missing: row 0 is the start, row k the point after k steps",
+                      num_steps + 2: "one point too many: num_steps steps give num_steps + 1 points"}
+            return wrong(what, detail.get(len(points), f"{len(points)} points for {num_steps} steps; expected "
+                                                       f"{num_steps + 1}"), hint)
+        if not np.allclose(points, want, rtol=1e-9, atol=1e-9):
+            return wrong(what, f"on the {name} surface, " + _descent_diagnosis(points, want, surface.grad, lr), hint)
+    return right(what, "the same points as run_descent on the quadratic and the ravine")
+
+
+# --- lesson 03: Adam ----------------------------------------------------------------------------
+ADAM_CASES = (("ravine", 0.1, 40), ("rosenbrock", 0.05, 40))
+
+
+def _adam_first_step_diagnosis(moved: np.ndarray, lr: float, betas: tuple[float, float]) -> str:
+    """Why the first Adam step moved each coordinate by ``moved`` (signed, in units of lr, against the gradient)."""
+    uncorrected = (1 - betas[0]) / math.sqrt(1 - betas[1])
+    if np.allclose(moved, 0):
+        return "the first step did not move w"
+    if np.allclose(moved, -1):
+        return "the first step went uphill, by lr per coordinate: subtract the step instead of adding it"
+    if np.allclose(np.abs(moved), uncorrected, rtol=1e-3):
+        return (f"the first step moves each coordinate by {uncorrected:.3f}·lr instead of lr: m and s start at 0, "
+                "so without the bias correction they are far too small (and not in the same proportion)")
+    return f"the first step moves the coordinates by {np.round(moved * lr, 6)}; Adam's first step moves each by lr"
+
+
+def check_adam_step(fn: Any) -> CheckResult:
+    """Does ``fn(w, grad, m, s, t, lr)`` make torch.optim.Adam's step (default betas and eps), step after step?"""
+    what = "Adam by hand"
+    hint = "follow section 9 line by line: update m and s from their previous values, correct both with this " \
+           "step's t, then move w. Return the new w, m and s (not the corrected ones)."
+    betas = (0.9, 0.999)
+    for name, lr, num_steps in ADAM_CASES:
+        surface = get_surface(name)
+        want = run_torch_optimizer(surface, surface.start, "adam", lr, num_steps).points
+        w, m, s = np.array(surface.start, dtype=float), np.zeros(2), np.zeros(2)
+        for t in range(1, num_steps + 1):
+            grad = surface.grad(w)
+            result, failure = call_learner(fn, what, hint, w.copy(), grad, m.copy(), s.copy(), t, lr)
+            if failure is not None:
+                return failure
+            if not (isinstance(result, tuple | list) and len(result) == 3):
+                return wrong(what, f"expected a tuple (w, m, s), got {type(result).__name__}", hint)
+            arrays = [as_array(value) for value in result]
+            if any(a is None or a.shape != (2,) for a in arrays):
+                return wrong(what, "w, m and s should each be an array of 2 numbers, like the w you were given", hint)
+            w_before, (w, m, s) = w, arrays
+            if not np.allclose(w, want[t], rtol=0, atol=1e-7):
+                if t == 1:
+                    moved = -(w - w_before) / lr * np.sign(grad)
+                    return wrong(what, f"on the {name} surface, " + _adam_first_step_diagnosis(moved, lr, betas), hint)
+                return wrong(what, f"on the {name} surface, steps 1 to {t - 1} agree with torch.optim.Adam and step "
+                                   f"{t} does not: is the bias correction computed with this step's t, and are m "
+                                   "and s the uncorrected averages?", hint)
+    return right(what, "the same path as torch.optim.Adam on the ravine and on Rosenbrock")
+
+
+# --- lesson 04: a loader from a DataFrame -------------------------------------------------------
+def check_loader_from_frame(fn: Any) -> CheckResult:
+    """Does ``fn(frame, batch_size)`` serve a DataFrame's rows as float32 (features, target) batches?
+
+    The features are every column except ``"target"``; the labels are the ``"target"`` column.
+    """
+    what = "DataLoader from a DataFrame"
+    hint = "section 3 made exactly such a loader from the breast-cancer frame: which columns are features, " \
+           "which dtype do the tensors need, and what pairs them before the loader cuts batches?"
+    generator = torch.Generator().manual_seed(4)
+    values = torch.randn(23, 3, generator=generator, dtype=torch.float64).numpy()
+    frame = pd.DataFrame(values, columns=["a", "b", "c"]).assign(target=np.arange(23) % 2)
+    loader, failure = call_learner(fn, what, hint, frame.copy(), 5)
+    if failure is not None:
+        return failure
+    if loader is None:
+        return wrong(what, "your function returned None; it should return the DataLoader", hint)
+    try:
+        batches = list(loader)
+    except TypeError:
+        return wrong(what, f"got {type(loader).__name__}, which cannot be iterated", hint)
+    if len(batches) != 5:
+        return wrong(what, f"23 rows in batches of 5 make 5 batches, got {len(batches)}", hint)
+    for batch in batches:
+        pair = isinstance(batch, list | tuple) and len(batch) == 2
+        if not (pair and all(isinstance(t, torch.Tensor) for t in batch)):
+            return wrong(what, "each batch should be a pair of tensors (X, y)", hint)
+        if batch[0].dtype != torch.float32 or batch[1].dtype != torch.float32:
+            return wrong(what, f"got dtypes {batch[0].dtype} and {batch[1].dtype}, expected torch.float32 for both",
+                         hint)
+    X = torch.cat([b[0] for b in batches]).double()
+    y = torch.cat([b[1] for b in batches]).double()
+    if X.shape != (23, 3) or y.shape != (23,):
+        return wrong(what, f"expected features (23, 3) and labels (23,) over all batches, got {tuple(X.shape)} "
+                           f"and {tuple(y.shape)}", hint)
+    rows = torch.cat([X, y[:, None]], dim=1).numpy()
+    expected = np.column_stack([values, frame["target"].to_numpy()])
+    order_got, order_want = np.lexsort(rows.T[::-1]), np.lexsort(expected.T[::-1])
+    if not np.allclose(rows[order_got], expected[order_want], atol=1e-6):
+        return wrong(what, "the rows served are not the frame's rows (features first, then 'target')", hint)
+    return right(what, "5 batches of float32 (X, y) holding every row once")
+
+
+# --- lesson 05: accuracy and one training step --------------------------------------------------
+def check_accuracy_function(fn: Any) -> CheckResult:
+    """Is ``fn(logits, y)`` the fraction of rows whose largest logit sits at the label (a number in [0, 1])?"""
+    what = "accuracy from logits"
+    hint = "a row's prediction is the class whose logit is largest (which axis holds the classes?); the " \
+           "accuracy is the share of rows whose prediction equals the label."
+    generator = torch.Generator().manual_seed(5)
+    for n, c in ((8, 3), (50, 10), (1, 10)):
+        logits = torch.randn(n, c, generator=generator) * 3
+        y = torch.randint(0, c, (n,), generator=generator)
+        y[: n // 2] = logits[: n // 2].argmax(dim=1)  # make about half of them right
+        num_right = int((logits.argmax(dim=1) == y).sum())
+        got, failure = call_learner(fn, what, hint, logits.clone(), y.clone())
+        if failure is not None:
+            return failure
+        if same_numbers(got, num_right / n):
+            continue
+        if num_right != n and same_numbers(got, num_right):
+            return wrong(what, f"you returned {num_right}, the number of right rows; the accuracy is a share", hint)
+        return wrong(what, f"for {n} examples of {c} classes the accuracy is {num_right / n:.4g}, you gave {got!r}",
+                     hint)
+    return right(what, "correct on every test case")
+
+
+def check_train_step(fn: Any) -> CheckResult:
+    """Does ``fn(model, X, y, loss_fn, optimizer)`` make exactly one correct SGD update, call after call?"""
+    what = "one training step"
+    hint = "a step computes this batch's loss, puts its gradient into .grad and moves the weights; .grad must " \
+           "hold this batch's gradient alone when the weights move (lesson 02, section 9)."
+    generator = torch.Generator().manual_seed(7)
+    X, y = torch.randn(16, 4, generator=generator), torch.randint(0, 3, (16,), generator=generator)
+    weights = [torch.randn(3, 4, generator=generator), torch.randn(3, generator=generator)]
+
+    def fresh():
+        model = torch.nn.Linear(4, 3)
+        with torch.no_grad():
+            model.weight.copy_(weights[0])
+            model.bias.copy_(weights[1])
+        return model, torch.optim.SGD(model.parameters(), lr=0.1)
+
+    reference, reference_opt = fresh()
+    learner, learner_opt = fresh()
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for step in (1, 2, 3):
+        before = learner.weight.detach().clone()
+        loss = loss_fn(reference(X), y)
+        reference_opt.zero_grad()
+        loss.backward()
+        reference_opt.step()
+        _, failure = call_learner(fn, what, hint, learner, X, y, loss_fn, learner_opt)
+        if failure is not None:
+            return failure
+        if torch.allclose(learner.weight, reference.weight, atol=1e-6):
+            continue
+        if torch.equal(learner.weight, before):
+            detail = f"call {step} did not move the weights"
+        elif step == 1:
+            detail = "the first step differs from w − lr·∇L(w) for this batch"
+        else:
+            detail = (f"calls 1 to {step - 1} are right, call {step} is not: the gradient of the previous call "
+                      "was still in .grad and this call's gradient was added to it")
+        return wrong(what, detail, hint)
+    return right(what, "three calls give exactly three correct SGD steps")
+
+
+# --- lesson 06: a training epoch and an evaluation, fixed ---------------------------------------
+def _mistakes_scene(num_examples: int, seed: int) -> tuple[torch.nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A seeded DropoutBatchNormMLP and ``num_examples`` random images in batches of 16 (the last one smaller)."""
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.randn(num_examples, 1, 28, 28, generator=generator)
+    y = torch.randint(0, 10, (num_examples,), generator=generator)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = DropoutBatchNormMLP()
+    return model, [(X[i:i + 16], y[i:i + 16]) for i in range(0, num_examples, 16)]
+
+
+def _run_epoch(model: torch.nn.Module, loader: list, *, zero_grad: bool) -> list[tuple[float, int]]:
+    """A reference epoch of SGD (lr 0.05) in training mode; returns every batch's (mean loss, size)."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    model.train()
+    record = []
+    for X, y in loader:
+        loss = torch.nn.functional.cross_entropy(model(X), y)
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        record.append((loss.item(), len(y)))
+    return record
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def _mean_losses(record: list[tuple[float, int]]) -> dict[str, float]:
+    """The mean over batches and the mean over examples of batch mean losses (``record``: (loss, size) pairs)."""
+    num_examples = sum(size for _, size in record)
+    return {"batches": sum(loss for loss, _ in record) / len(record),
+            "examples": sum(loss * size for loss, size in record) / num_examples,
+            "sum over examples": sum(loss for loss, _ in record) / num_examples,
+            "last batch": record[-1][0], "sum": sum(loss for loss, _ in record)}
+
+
+def check_fixed_train_epoch(fn: Any) -> CheckResult:
+    """Does ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean training loss?"""
+    what = "a fixed train_epoch"
+    hint = "three of this lesson's sections apply: which mode the model must be in, what happens to .grad " \
+           "between batches, and what 'the epoch's loss' means when each batch gives one."
+    model, loader = _mistakes_scene(40, seed=9)  # batches of 16, 16 and 8
+    references = {}
+    for zero_grad in (True, False):
+        references[zero_grad] = copy.deepcopy(model)
+        with torch.random.fork_rng():
+            torch.manual_seed(10)  # the same Dropout masks in every run
+            record = _run_epoch(references[zero_grad], loader, zero_grad=zero_grad)
+        if zero_grad:
+            want = _mean_losses(record)
+    modes: list[bool] = []
+    model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    model.eval()  # as the last evaluation left it
+    with torch.random.fork_rng():
+        torch.manual_seed(10)
+        got, failure = call_learner(fn, what, hint, model, loader, torch.nn.functional.cross_entropy,
+                                    torch.optim.SGD(model.parameters(), lr=0.05))
+    if failure is not None:
+        return failure
+    if not modes:
+        return wrong(what, "your function never called the model", hint)
+    if not all(modes):
+        return wrong(what, "the model ran in eval mode, where the last evaluation left it: Dropout and BatchNorm "
+                           "behaved as at test time while it trained", hint)
+    if not _same_weights(model, references[True]):
+        detail = ("the gradients of the batches added up: each step used the sum of all gradients so far"
+                  if _same_weights(model, references[False]) else
+                  "the weights after the epoch differ from those of a correct epoch")
+        return wrong(what, detail, hint)
+    value = as_array(got)
+    if value is None or value.shape != ():
+        return wrong(what, f"the weights are right; now return the epoch's mean loss as one number, got {got!r}", hint)
+    if any(math.isclose(float(value), want[key], rel_tol=1e-5) for key in ("batches", "examples")):
+        return right(what, "training mode, clean gradients every step, and the epoch's mean loss")
+    named = next((key for key in ("last batch", "sum", "sum over examples")
+                  if math.isclose(float(value), want[key], rel_tol=1e-5)), None)
+    detail = {"last batch": "you returned the last batch's loss, which depends on that one batch",
+              "sum": "you returned the sum of the batch losses; it grows with the number of batches",
+              "sum over examples": "you divided the sum of the batch means by the number of examples: each batch "
+                                   "loss is already a mean, so this is about batch_size times too small"}
+    return wrong(what, detail.get(named, f"the mean loss is {want['batches']:.4f}, you returned {float(value):.4f}"),
+                 hint)
+
+
+def check_fixed_evaluate(fn: Any) -> CheckResult:
+    """Is ``fn(model, loader, loss_fn)`` a correct (mean test loss, accuracy): eval mode, no gradients?
+
+    Both honest means are accepted: the mean of the batch means, and the mean over the examples (each batch
+    mean weighted by its size). They differ when the last batch is smaller; the check says by how much.
+    """
+    what = "a fixed evaluate"
+    hint = "which mode must the model be in, does the test need a graph for backward, what is each batch loss " \
+           "already the mean of, and over which axis does a prediction choose a class?"
+    model, loader = _mistakes_scene(50, seed=8)  # batches of 16, 16, 16 and 2
+    model.train()
+    model(torch.cat([X for X, _ in loader]))  # give BatchNorm running statistics that differ from a batch's own
+    model.eval()
+    with torch.no_grad():
+        record = [(torch.nn.functional.cross_entropy(model(X), y).item(), len(y)) for X, y in loader]
+        want_accuracy = sum(int((model(X).argmax(dim=1) == y).sum()) for X, y in loader) / 50
+    want = _mean_losses(record)
+    grad_was_on: list[bool] = []
+
+    def loss_fn(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        grad_was_on.append(torch.is_grad_enabled())
+        return torch.nn.functional.cross_entropy(output, target)
+
+    model.train()
+    got, failure = call_learner(fn, what, hint, model, loader, loss_fn)
+    if failure is not None:
+        return failure
+    if not (isinstance(got, tuple | list) and len(got) == 2):
+        return wrong(what, f"expected a pair (loss, accuracy), got {got!r}", hint)
+    if any(grad_was_on):
+        return wrong(what, "the loss was computed with gradients on, which builds a graph nobody uses", hint)
+    if model.training:
+        return wrong(what, "the model is still in training mode, so Dropout and BatchNorm act as in training", hint)
+    loss, accuracy = (float(v) for v in got)
+    if math.isclose(loss, want["sum over examples"], rel_tol=1e-4):
+        return wrong(what, "the loss is the sum of the batch means divided by the number of examples; each batch "
+                           "loss is already a mean, so that is about batch_size times too small", hint)
+    if math.isclose(loss, sum(lo * n for lo, n in record) / len(record), rel_tol=1e-4):
+        return wrong(what, "you weighted each batch mean by its size but divided by the number of batches; a sum "
+                           "over examples is divided by the number of examples", hint)
+    kind = next((key for key in ("batches", "examples") if math.isclose(loss, want[key], rel_tol=1e-4)), None)
+    if kind is None:
+        return wrong(what, f"the mean loss is {want['batches']:.4f} over the batches ({want['examples']:.4f} over "
+                           f"the examples), you returned {loss:.4f}", hint)
+    if not math.isclose(accuracy, want_accuracy, abs_tol=1e-6):
+        return wrong(what, f"the loss is right; the accuracy is {want_accuracy:.4f}, you returned {accuracy:.4f}",
+                     hint)
+    other = "examples" if kind == "batches" else "batches"
+    return right(what, f"eval mode, no gradients, argmax over the classes, and the mean loss over the {kind} "
+                       f"({want[kind]:.4f}; over the {other} it is {want[other]:.4f}: the last batch holds 2 "
+                       f"examples, and the mean over the batches counts each of them 8 times as much)")
+

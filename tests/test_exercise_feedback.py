@@ -1,0 +1,96 @@
+"""Exercise feedback teaches: no hint before an attempt, hints that guide without the answer, predictions compared."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+from lessons_src import checks
+
+# checks that take a question argument before the answer, with a valid question
+LEADING_ARGUMENTS = {"check_label_of": ("Sneaker",), "check_buggy_line": ("train",)}
+EXERCISE_CHECKS = sorted(name for name, fn in vars(checks).items()
+                         if name.startswith("check_") and name != "check_answer" and inspect.isfunction(fn))
+
+
+def feedback(name: str, answer) -> str:
+    return repr(getattr(checks, name)(*LEADING_ARGUMENTS.get(name, ()), answer))
+
+
+def test_every_exercise_check_is_collected():
+    assert len(EXERCISE_CHECKS) >= 15 and "check_fixed_evaluate" in EXERCISE_CHECKS
+
+
+@pytest.mark.parametrize("name", EXERCISE_CHECKS)
+def test_an_untouched_exercise_gets_no_hint(name):
+    """The `...` a notebook ships with says what to do, and keeps the hint for after a real attempt."""
+    untouched, attempted = feedback(name, ...), feedback(name, "not an answer")
+    assert "no answer yet" in untouched, untouched
+    assert "Hint" in attempted, attempted
+    hint = attempted.split("Hint: ", 1)[1]
+    assert "Hint" not in untouched and hint not in untouched, untouched
+
+
+# Fragments that would hand over the answer, for the checks whose hints used to contain it.
+ANSWER_FRAGMENTS = {
+    "check_gradient_at_2_minus_1": ("−6(", "-6(", "(4, 0)", "instead of −6"),
+    "check_max_stable_lr_ravine": ("2/λmax", "2 / λmax", "0.1"),
+    "check_loader_from_frame": ("TensorDataset(", "DataLoader(", "dtype=torch.float32", "drop(columns"),
+    "check_train_step": ("zero_grad()", "backward()", "step()"),
+    "check_accuracy_function": ("argmax", "dim=1"),
+    "check_tanh_hidden_gradient": ("1 − tanh", "1 - tanh"),
+    "check_equivalent_lr": ("η·(1 − β)", "0.05"),
+    "check_batch_size_for_quarter_std": ("1/√B", "256"),
+    "check_mse_gradient": ("2·(Xw − y)", "Xᵀ"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ANSWER_FRAGMENTS))
+def test_a_hint_guides_without_containing_the_answer(name):
+    hint = feedback(name, "not an answer").split("Hint: ", 1)[1]
+    assert not [fragment for fragment in ANSWER_FRAGMENTS[name] if fragment in hint], hint
+
+
+def test_a_placeholder_function_counts_as_no_answer_but_a_forgotten_return_does_not():
+    def unfinished(X, y, w):
+        """Still the exercise's placeholder."""
+        ...
+
+    def forgot_return(X, y, w):
+        X.T @ (X @ w - y)
+
+    assert "no answer yet" in repr(checks.check_mse_gradient(unfinished))
+    result = checks.check_mse_gradient(forgot_return)
+    assert "returned None" in repr(result) and "Hint" in repr(result)
+
+
+def test_gradient_checks_name_a_missing_constant_factor():
+    def summed(X, y, w):
+        return 2 * X.T @ (X @ w - y)
+
+    def no_two(X, y, w):
+        return X.T @ (X @ w - y) / X.shape[0]
+
+    assert "m = 7 times" in repr(checks.check_mse_gradient(summed))
+    assert "half of autograd's" in repr(checks.check_mse_gradient(no_two))
+
+
+def test_compare_prediction_comments_and_never_fails():
+    assert "No prediction written; the answer is 6." in repr(checks.compare_prediction(..., 6, what="the answer"))
+    assert checks.compare_prediction(6, 6.0, what="w.grad")
+    assert checks.compare_prediction(np.float64(0.52), 0.5, what="a share", rtol=0.1)
+    wrong = checks.compare_prediction(4, 6.0, what="w.grad", why="Each pass adds 2.")
+    assert not wrong and repr(wrong) == "✗ You predicted 4, but w.grad is 6. Each pass adds 2."
+    assert checks.compare_prediction(" Error ", "error", what="the call", choices=("error", "works"))
+    maybe = checks.compare_prediction("maybe", "error", what="the call", choices=("error", "works"))
+    assert not maybe and "not one of" in repr(maybe)
+    assert checks.compare_prediction(None, None, what=".grad") and not checks.compare_prediction(0, None, what=".grad")
+    assert checks.compare_prediction(True, True, what="equal") and not checks.compare_prediction(1, True, what="x")
+    assert checks.compare_prediction(torch.tensor(2.0), 2.0, what="a tensor")
+    assert not checks.compare_prediction("two", 2.0, what="a number")
+    assert checks.compare_prediction([4, 1], {1, 4}, what="a set")
+    assert not checks.compare_prediction([1], {1, 4}, what="a set")
+    assert not checks.compare_prediction(3, {3}, what="a set")
