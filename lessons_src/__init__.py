@@ -2,9 +2,11 @@
 
 Modules are organised by responsibility: ``surfaces`` and ``descent`` for 2-D toy problems;
 ``batches``, ``sample_losses`` and ``minibatch`` for mini-batches; ``timing``; ``data`` for
-FashionMNIST; ``models``, ``training``, ``pitfalls``; ``validation`` for argument checks;
-``plotting`` (static drawing) and ``readouts`` (text); ``live`` and ``widgets`` for the live
-explorers; ``checks`` for the exercises' self-checks; ``figures`` for the static figures.
+FashionMNIST; ``models``; ``loaders``, ``training``, ``history``, ``interrupts`` and
+``checkpoint`` for training, exact resume and saving; ``pitfalls``; ``validation`` for argument
+checks; ``plotting`` (static drawing) and ``readouts`` (text); ``live`` and ``widgets`` for the
+live explorers; ``checks`` and ``code_checks`` for the exercises' self-checks, built on
+``feedback``; ``figures`` for the static figures.
 """
 
 from lessons_src.runtime import pick_device, set_seed
