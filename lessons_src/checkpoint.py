@@ -17,6 +17,7 @@ next save removes temporary files that a crashed save left behind. Every load us
 
 from __future__ import annotations
 
+import copy
 import errno
 import glob
 import os
@@ -179,9 +180,10 @@ def _load_into(target: Any, state: Any, path: Path, what: str) -> None:
     """``target.load_state_dict(state)`` with a one-paragraph message when the shapes or names disagree."""
     try:
         target.load_state_dict(state)
-    except (RuntimeError, ValueError, KeyError) as err:
-        first_line = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"the {what} in {path} does not fit this {type(target).__name__}: {first_line} "
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        reason = (f"its saved state has no entry {err.args[0]!r}" if isinstance(err, KeyError)
+                  else str(err).strip().splitlines()[0].rstrip("."))
+        raise CheckpointError(f"the {what} in {path} does not fit this {type(target).__name__}: {reason}. "
                               f"Build the same {what} as when it was saved, then load.") from None
 
 
@@ -214,6 +216,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     """
     state = {
         "format": FORMAT, "version": VERSION, "model_class": type(model).__name__,
+        "optimizer_class": type(optimizer).__name__,
+        "scheduler_class": None if scheduler is None else type(scheduler).__name__,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "history": (history if history is not None else History()).to_dict(),
@@ -244,13 +248,43 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     if (state["scheduler"] is None) != (scheduler is None):
         saved = "holds a scheduler's state: pass scheduler=" if scheduler is None else "has no scheduler state: drop"
         raise CheckpointError(f"{path} {saved} the scheduler, so that the learning rate goes on as it was.")
-    _load_into(model, state["model"], path, "model")
-    _load_into(optimizer, state["optimizer"], path, "optimizer")
-    if scheduler is not None:
-        _load_into(scheduler, state["scheduler"], path, "scheduler")
-    set_rng_states(state["rng"])
+    _require_same_classes(state, path, optimizer=optimizer, scheduler=scheduler)
+    _load_all_or_nothing(state, path, model, optimizer, scheduler)
     if state["num_threads"] != torch.get_num_threads():
         warnings.warn(f"{path} was saved with {state['num_threads']} torch threads, this process uses "
                       f"{torch.get_num_threads()}: the resumed run can differ in the last bits "
                       f"(torch.set_num_threads({state['num_threads']}) makes it exact).", stacklevel=2)
     return History.from_dict(state["history"])
+
+
+def _require_same_classes(state: Mapping[str, Any], path: Path, **targets: Any) -> None:
+    """Refuse, before anything is loaded, an optimizer or scheduler of another class than the saved one."""
+    for what, target in targets.items():
+        saved = state.get(f"{what}_class")
+        if target is not None and saved is not None and saved != type(target).__name__:
+            raise CheckpointError(f"{path} was saved from a {saved} {what}, not a {type(target).__name__}: "
+                                  f"build a {saved} as in the original run, then load.")
+
+
+def _load_all_or_nothing(state: Mapping[str, Any], path: Path, model: nn.Module,
+                         optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+    """Load model, optimizer, scheduler and generators; if any part fails, put every one back as it was."""
+    before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
+              None if scheduler is None else copy.deepcopy(scheduler.state_dict()), rng_states())
+    try:
+        _load_into(model, state["model"], path, "model")
+        _load_into(optimizer, state["optimizer"], path, "optimizer")
+        if scheduler is not None:
+            _load_into(scheduler, state["scheduler"], path, "scheduler")
+        try:
+            set_rng_states(state["rng"])
+        except (TypeError, ValueError, OverflowError, KeyError, IndexError, RuntimeError):
+            raise CheckpointError(f"{path} is damaged: its random-generator states cannot be restored. "
+                                  "Use the previous file or save again.") from None
+    except BaseException:
+        model.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        if scheduler is not None:
+            scheduler.load_state_dict(before[2])
+        set_rng_states(before[3])
+        raise
