@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lessons_src.validation import require_matrix
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -47,18 +49,6 @@ def compare(a: torch.Tensor, b: torch.Tensor, *, rtol: float = 1e-5, atol: float
     )
 
 
-def _require_matrix(name: str, tensor: torch.Tensor, rows: int | None = None,
-                  cols: int | None = None) -> None:
-    """Raise ValueError unless ``tensor`` is a 2-D tensor with the given rows/cols (None: any)."""
-    if not isinstance(tensor, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    wanted = (rows if rows is not None else "any", cols if cols is not None else "any")
-    if (tensor.dim() != 2 or (rows is not None and tensor.shape[0] != rows)
-            or (cols is not None and tensor.shape[1] != cols)):
-        raise ValueError(f"{name} must be a 2-D tensor of shape ({wanted[0]}, {wanted[1]}), "
-                         f"got {tuple(tensor.shape)}")
-
-
 def bce_sum(sigma: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy summed over all entries: −Σ [y·ln σ + (1 − y)·ln(1 − σ)] (a scalar)."""
     if sigma.shape != y.shape:
@@ -68,9 +58,9 @@ def bce_sum(sigma: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def logistic_forward(X: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """Logistic regression forward pass: z = Xw (m, k), σ = sigmoid(z) (m, k), loss = BCE sum."""
-    _require_matrix("X", X)
-    _require_matrix("w", w, rows=X.shape[1])
-    _require_matrix("y", y, rows=X.shape[0], cols=w.shape[1])
+    require_matrix("X", X)
+    require_matrix("w", w, rows=X.shape[1])
+    require_matrix("y", y, rows=X.shape[0], cols=w.shape[1])
     z = X @ w
     sigma = torch.sigmoid(z)
     return {"z": z, "sigma": sigma, "loss": bce_sum(sigma, y)}
@@ -78,18 +68,18 @@ def logistic_forward(X: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> dict[
 
 def logistic_backward(X: torch.Tensor, y: torch.Tensor, forward: dict[str, torch.Tensor]) -> torch.Tensor:
     """∂L/∂w = Xᵀ(σ − y), shape (n, k), from the ``forward`` dict of :func:`logistic_forward`."""
-    _require_matrix("X", X)
-    _require_matrix("y", y, rows=X.shape[0], cols=forward["sigma"].shape[1])
+    require_matrix("X", X)
+    require_matrix("y", y, rows=X.shape[0], cols=forward["sigma"].shape[1])
     return X.T @ (forward["sigma"] - y)
 
 
 def two_layer_forward(X: torch.Tensor, w01: torch.Tensor, w12: torch.Tensor,
                       y: torch.Tensor) -> dict[str, torch.Tensor]:
     """Two sigmoid layers without biases: z1 = X w01 (m, h), σ1, z2 = σ1 w12 (m, k), σ2, BCE sum."""
-    _require_matrix("X", X)
-    _require_matrix("w01", w01, rows=X.shape[1])
-    _require_matrix("w12", w12, rows=w01.shape[1])
-    _require_matrix("y", y, rows=X.shape[0], cols=w12.shape[1])
+    require_matrix("X", X)
+    require_matrix("w01", w01, rows=X.shape[1])
+    require_matrix("w12", w12, rows=w01.shape[1])
+    require_matrix("y", y, rows=X.shape[0], cols=w12.shape[1])
     z1 = X @ w01
     sigma1 = torch.sigmoid(z1)
     z2 = sigma1 @ w12
@@ -101,9 +91,9 @@ def two_layer_backward(X: torch.Tensor, y: torch.Tensor, w12: torch.Tensor,
                        forward: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Gradients {"w01": (n, h), "w12": (h, k)} of the BCE sum, reusing the ``forward`` tensors."""
     sigma1, sigma2 = forward["sigma1"], forward["sigma2"]
-    _require_matrix("X", X, rows=sigma1.shape[0])
-    _require_matrix("y", y, rows=sigma2.shape[0], cols=sigma2.shape[1])
-    _require_matrix("w12", w12, rows=sigma1.shape[1], cols=sigma2.shape[1])
+    require_matrix("X", X, rows=sigma1.shape[0])
+    require_matrix("y", y, rows=sigma2.shape[0], cols=sigma2.shape[1])
+    require_matrix("w12", w12, rows=sigma1.shape[1], cols=sigma2.shape[1])
     delta2 = sigma2 - y                                   # ∂L/∂z2
     delta1 = (delta2 @ w12.T) * sigma1 * (1 - sigma1)     # ∂L/∂z1 = ∂L/∂σ1 ⊙ σ1(1 − σ1)
     return {"w01": X.T @ delta1, "w12": sigma1.T @ delta2}

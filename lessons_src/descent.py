@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lessons_src.surfaces import Surface
-from lessons_src.validation import as_int, as_point, as_real, validate_hyperparameters
+from lessons_src.validation import MAX_STEPS, as_int, as_point, as_real, validate_hyperparameters
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ def critical_momentum(lr: float, lam_min: float) -> float:
 def theory_distances(initial_distance: float, rate: float, num_steps: int) -> np.ndarray:
     """d₀·rᵗ for t = 0..num_steps, the distance a constant per-step rate predicts, shape (num_steps + 1,)."""
     with np.errstate(over="ignore", divide="ignore"):
-        return initial_distance * rate ** np.arange(as_int("num_steps", num_steps) + 1)
+        return initial_distance * rate ** np.arange(as_int("num_steps", num_steps, high=MAX_STEPS) + 1)
 
 
 @dataclass(frozen=True)

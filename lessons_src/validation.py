@@ -17,7 +17,7 @@ import torch
 
 __all__ = [
     "as_real", "as_int", "as_point", "validate_hyperparameters", "require_finite",
-    "require_class_labels", "MAX_STEPS",
+    "require_class_labels", "require_matrix", "MAX_STEPS",
 ]
 
 # The most steps any loop of the course runs in one call (2-D descent, torch.optim on a surface,
@@ -123,3 +123,15 @@ def require_class_labels(y: torch.Tensor, num_examples: int | None = None,
         if low < 0 or high >= num_classes:
             raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got values from {low} to {high}")
     return y
+
+
+def require_matrix(name: str, tensor: Any, rows: int | None = None, cols: int | None = None) -> torch.Tensor:
+    """``tensor`` unchanged if it is a 2-D tensor with the given rows/cols (None: any), else ValueError."""
+    if not isinstance(tensor, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if (tensor.dim() != 2 or (rows is not None and tensor.shape[0] != rows)
+            or (cols is not None and tensor.shape[1] != cols)):
+        wanted = (rows if rows is not None else "any", cols if cols is not None else "any")
+        raise ValueError(f"{name} must be a 2-D tensor of shape ({wanted[0]}, {wanted[1]}), "
+                         f"got {tuple(tensor.shape)}")
+    return tensor

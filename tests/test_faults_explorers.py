@@ -216,3 +216,12 @@ def test_numpy_and_torch_values_move_the_controls(surface_explorer):
     assert e.result.num_steps == 30 and e.start[0] == 1.5
     np.testing.assert_array_equal(e.path.points, run_descent(RAVINE, (1.5, RAVINE.start[1]), float(np.float32(0.02)),
                                                              30).points)
+
+
+def test_theory_distances_has_the_step_bound_of_every_loop():
+    from lessons_src.descent import theory_distances
+    from lessons_src.validation import MAX_STEPS
+
+    assert theory_distances(1.0, 0.5, 3).tolist() == [1.0, 0.5, 0.25, 0.125]
+    with pytest.raises(ValueError, match="num_steps must be an int in"):
+        theory_distances(1.0, 0.5, MAX_STEPS + 1)

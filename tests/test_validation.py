@@ -15,6 +15,7 @@ from lessons_src.validation import (
     as_real,
     require_class_labels,
     require_finite,
+    require_matrix,
     validate_hyperparameters,
 )
 
@@ -81,3 +82,11 @@ def test_class_labels_say_what_to_do(y, message):
 def test_class_labels_count_must_match():
     with pytest.raises(ValueError, match="one label per example: 5 examples, 4 labels"):
         require_class_labels(torch.zeros(4, dtype=torch.long), num_examples=5)
+
+
+def test_matrices_must_be_2d_tensors_of_the_given_shape():
+    require_matrix("X", torch.zeros(3, 2), rows=3)
+    with pytest.raises(ValueError, match=r"w must be a 2-D tensor of shape \(2, any\), got \(3,\)"):
+        require_matrix("w", torch.zeros(3), rows=2)
+    with pytest.raises(ValueError, match="X must be a torch.Tensor, got list"):
+        require_matrix("X", [[1.0]])
