@@ -308,6 +308,8 @@ class _Run:
         length = _length(self.train_loader)
         if not history.partial_trained and (length is None or history.partial_steps < length):
             self.train()
+        elif not history.partial_trained and history.partial_steps:
+            self._check_explosion()  # stopped after the epoch's last step: train() never ran its check
         if history.partial_steps == 0:
             raise ValueError("train_loader gave no batches")
         history.partial_trained = True
@@ -351,6 +353,12 @@ class _Run:
             if problem is not None:
                 raise problem from None
             raise
+
+    def _check_explosion(self) -> None:
+        """The explosion check of :meth:`train`, on the steps of the current epoch already recorded."""
+        history = self.history
+        losses = history.step_loss[len(history.step_loss) - history.partial_steps:]
+        _raise_if_exploded(losses, history.step_loss[0], history.num_epochs + 1, 0, self.optimizer)
 
     def _record_steps(self, losses: list[float], start: float) -> None:
         self.history.step_loss.extend(losses)

@@ -588,3 +588,22 @@ def test_an_existing_but_unwritable_data_folder_names_course_data_dir(tmp_path, 
     monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: Path(path) != raw_dir(tmp_path))
     with pytest.raises(DataNotFoundError, match=f"{data.DATA_ENV_VAR} to a folder you can write"):
         data.provision_fashion_mnist(tmp_path, debian_dir=tmp_path / "none", download=False)
+
+
+def test_an_explosion_is_reported_even_when_ctrl_c_came_on_the_epochs_last_step():
+    model, _, _ = make_run()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e6)
+    calls = [0]
+
+    def loss_fn(output, y):
+        calls[0] += 1
+        if calls[0] == STEPS:  # the last training step of epoch 1
+            sigint()
+        return nn.functional.cross_entropy(output, y)
+
+    loader, test_loader = TensorLoader(X_TRAIN, Y_TRAIN, BATCH_SIZE, shuffle=True), TensorLoader(X_TEST, Y_TEST, 60)
+    with pytest.warns(UserWarning, match="interrupted"):
+        history = fit(model, loader, test_loader, loss_fn, optimizer, 1)
+    assert history.partial_steps == STEPS and history.num_epochs == 0
+    with pytest.raises(TrainingDiverged, match=r"exploded .* at epoch 1, step \d+ with Adam at lr = 1e\+06"):
+        fit(model, loader, test_loader, loss_fn, optimizer, 1, history=history)
