@@ -211,8 +211,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
                     scheduler: Any = None, history: History | None = None) -> Path:
     """Write everything a run needs to go on exactly (see the module docstring) to ``path``; return the path.
 
-    Save right after ``fit`` returns (or from its ``on_epoch_end``): the random generators are saved
-    as they are now, and that is the state the next step would start from.
+    After an interrupt the random generators are saved as they were at the stop (``history.generators``),
+    so work done in between changes nothing; otherwise they are saved as they are now, the state the
+    next step would start from (save right after ``fit`` returns, or from its ``on_epoch_end``).
     """
     state = {
         "format": FORMAT, "version": VERSION, "model_class": type(model).__name__,
@@ -221,7 +222,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "history": (history if history is not None else History()).to_dict(),
-        "rng": rng_states(), "num_threads": torch.get_num_threads(),
+        # after an interrupt, the generators as they were at the stop (whatever ran since)
+        "rng": history.generators if history is not None and history.generators is not None else rng_states(),
+        "num_threads": torch.get_num_threads(),
     }
     return _write_atomically(state, path)
 

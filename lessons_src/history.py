@@ -31,6 +31,9 @@ class History:
     partial_seconds: float = 0.0  # their wall-clock time
     partial_lr: float | None = None  # the learning rate it started with
     partial_trained: bool = False  # its training pass is complete; only its evaluation is missing
+    # torch/NumPy/Python random-generator states when fit stopped: resuming starts from them, so random
+    # numbers drawn between the stop and the resume (or before a later save_checkpoint) change nothing
+    generators: dict[str, Any] | None = None
 
     @property
     def num_epochs(self) -> int:

@@ -25,7 +25,7 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from tqdm.auto import tqdm
 
-from lessons_src.checkpoint import load_weights, save_weights
+from lessons_src.checkpoint import load_weights, rng_states, save_weights, set_rng_states
 from lessons_src.history import History
 from lessons_src.interrupts import StopRequests, critical, stoppable
 from lessons_src.loaders import EpochSampler, TensorLoader, epoch_batches, epoch_order
@@ -377,7 +377,7 @@ class _Run:
             where = f"during epoch {epoch}, after step {history.partial_steps}"
         else:
             where = f"after epoch {history.num_epochs}" if history.num_epochs else "before epoch 1"
-        history.interrupted = where
+        history.interrupted, history.generators = where, rng_states()
         steps = f" and {history.partial_steps} step(s) of epoch {epoch}" if history.partial_steps else ""
         warnings.warn(f"training interrupted {where}: the model keeps the weights of the last complete step, the "
                       f"History records {history.num_epochs} complete epoch(s){steps}. fit(..., history=history) "
@@ -439,6 +439,9 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn
     num_epochs, check_every = _validate_fit_arguments(optimizer, num_epochs, scheduler, scheduler_step, check_every)
     history = history if history is not None else History()
     history.interrupted = None
+    if history.generators is not None:  # go on from the generators as they were at the stop
+        set_rng_states(history.generators)
+        history.generators = None
     with StopRequests() as stop:
         run = _Run(model, train_loader, test_loader, loss_fn, optimizer, history, stop, scheduler=scheduler,
                    scheduler_step=scheduler_step, progress=progress, check_every=check_every)

@@ -607,3 +607,19 @@ def test_an_explosion_is_reported_even_when_ctrl_c_came_on_the_epochs_last_step(
     assert history.partial_steps == STEPS and history.num_epochs == 0
     with pytest.raises(TrainingDiverged, match=r"exploded .* at epoch 1, step \d+ with Adam at lr = 1e\+06"):
         fit(model, loader, test_loader, loss_fn, optimizer, 1, history=history)
+
+
+@pytest.mark.parametrize("point", INTERRUPT_POINTS)
+def test_random_numbers_drawn_between_the_stop_and_the_resume_change_nothing(point, reference, tmp_path):
+    kwargs, _, _ = INTERRUPT_POINTS[point]
+    model, optimizer, scheduler = make_run()
+    with pytest.warns(UserWarning, match="interrupted"):
+        history = train(model, optimizer, scheduler, **kwargs)
+    torch.randn(3), np.random.rand(2)  # the learner runs another cell before resuming
+    save_checkpoint(tmp_path / "run.pt", model, optimizer, scheduler=scheduler, history=history)
+    fresh_model, fresh_optimizer, fresh_scheduler = make_run(seed=1)
+    fresh_history = load_checkpoint(tmp_path / "run.pt", fresh_model, fresh_optimizer, scheduler=fresh_scheduler)
+    torch.randn(3)
+    assert_same_run(train(model, optimizer, scheduler, history=history), model, reference[1], reference[0])
+    assert_same_run(train(fresh_model, fresh_optimizer, fresh_scheduler, history=fresh_history), fresh_model,
+                    reference[1], reference[0])
