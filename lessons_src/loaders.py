@@ -44,7 +44,7 @@ class EpochSampler(Sampler[int]):
     def __init__(self, num_samples: int, *, seed: int = 0, shuffle: bool = True) -> None:
         """Sample ``num_samples`` indices per epoch, starting at epoch 0."""
         self.num_samples = as_int("num_samples", num_samples, low=1)
-        self.seed, self.shuffle, self.epoch = seed, shuffle, 0
+        self.seed, self.shuffle, self.epoch = as_int("seed", seed), shuffle, 0
 
     def set_epoch(self, epoch: int) -> None:
         """Serve epoch ``epoch``'s order on the next ``iter()``."""

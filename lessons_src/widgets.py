@@ -406,7 +406,7 @@ class NoiseCloudExplorer(Explorer):
 
     def __init__(self, batch_size: int = 16, point: str = "start", num_batches: int = 200,
                  seed: int = 0) -> None:
-        if batch_size not in NOISE_CLOUD_BATCH_SIZES:
+        if isinstance(batch_size, bool) or batch_size not in NOISE_CLOUD_BATCH_SIZES:  # True == 1 is no batch size
             raise ValueError(f"batch_size must be one of {list(NOISE_CLOUD_BATCH_SIZES)}, got {batch_size!r}")
         if point not in NOISE_CLOUD_POINTS:
             raise ValueError(f"point must be one of {list(NOISE_CLOUD_POINTS)}, got {point!r}")

@@ -225,3 +225,14 @@ def test_theory_distances_has_the_step_bound_of_every_loop():
     assert theory_distances(1.0, 0.5, 3).tolist() == [1.0, 0.5, 0.25, 0.125]
     with pytest.raises(ValueError, match="num_steps must be an int in"):
         theory_distances(1.0, 0.5, MAX_STEPS + 1)
+
+
+def test_a_bool_is_no_batch_size_or_seed():
+    from lessons_src.loaders import EpochSampler
+    from lessons_src.widgets import NoiseCloudExplorer
+
+    with pytest.raises(ValueError, match="batch_size must be one of"):
+        NoiseCloudExplorer(batch_size=True)
+    for seed in (True, 0.5):
+        with pytest.raises(ValueError, match="seed must be an int"):
+            EpochSampler(10, seed=seed)
