@@ -70,7 +70,3 @@ class SourceFashionMLP(nn.Module):
         """Map images (batch, 1, 28, 28) to log-probabilities (batch, 10), the input NLLLoss expects."""
         X = self.normalize(X).reshape(-1, 28 * 28)
         return torch.log_softmax(self.output(torch.relu(self.linear1(X))), dim=1)
-
-
-# The earlier name, kept while lesson 05 and its tests still import it.
-SeedFashionMLP = SourceFashionMLP

@@ -36,3 +36,21 @@ def write_fake_fashion_mnist(folder: Path, *, gz: bool = False, n_train: int = 1
         else:
             (folder / name).write_bytes(payload)
     return arrays
+
+
+def learnable_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy 28x28 images whose class k (0..9) lights rows 2k+4..2k+6: a small network learns it in an epoch."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n, dtype=np.uint8)
+    images = rng.integers(0, 90, (n, 28, 28), dtype=np.uint8)
+    for k in range(10):
+        images[labels == k, 2 * k + 4:2 * k + 7, :] += 150
+    return images, labels
+
+
+def write_learnable_fashion_mnist(folder: Path, *, n_train: int, n_test: int) -> None:
+    """The four IDX files of a learnable stand-in for FashionMNIST (see :func:`learnable_split`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = (*learnable_split(n_train, seed=1), *learnable_split(n_test, seed=2))
+    for name, array in zip(IDX_FILES, arrays, strict=True):
+        (folder / name).write_bytes(idx_bytes(array))

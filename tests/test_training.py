@@ -58,18 +58,23 @@ from lessons_src.training import (  # noqa: E402
     train_epoch,
 )
 from lessons_src.validation import validate_hyperparameters  # noqa: E402
+from tests.idx_fixtures import write_learnable_fashion_mnist  # noqa: E402
 
 N_TRAIN, N_TEST = 1280, 500
 
 
 @pytest.fixture(scope="module")
-def datasets():
-    return load_fashion_mnist()
+def datasets(tmp_path_factory):
+    """torchvision FashionMNIST datasets over small learnable stand-in IDX files: training mechanics need
+    no real data (the real data is tested in test_data.py and by the notebooks)."""
+    root = tmp_path_factory.mktemp("fake-fashion-mnist")
+    write_learnable_fashion_mnist(root / "FashionMNIST" / "raw", n_train=N_TRAIN, n_test=N_TEST)
+    return load_fashion_mnist(root=root)
 
 
 @pytest.fixture(scope="module")
 def data(datasets):
-    """(X, y, X_test, y_test): the first 1280 training and 500 test images, as tensors."""
+    """(X, y, X_test, y_test): 1280 training and 500 test images, as tensors."""
     train_set, test_set = datasets
     X, y = to_tensors(train_set)
     X_test, y_test = to_tensors(test_set)
@@ -108,8 +113,8 @@ def test_source_model_returns_log_probabilities_without_biases(batchnorm):
     assert isinstance(model.normalize, nn.BatchNorm2d) == batchnorm
 
 
-def test_normalization_constants_are_the_training_sets(datasets):
-    X, _ = to_tensors(datasets[0])
+def test_normalization_constants_are_the_training_sets():
+    X, _ = to_tensors(load_fashion_mnist()[0])  # the real training set
     assert math.isclose(X.mean().item(), FASHION_MNIST_MEAN, abs_tol=1e-4)
     assert math.isclose(X.std().item(), FASHION_MNIST_STD, abs_tol=1e-4)
     Z = normalize(X[:5000])
