@@ -1,14 +1,15 @@
 """Live displays: what the explorers share, and a training curve that fills in as it trains.
 
 Blitting (redraw only what moves), sliders that refuse values they could never show, small
-helpers for an explorer's panels, the :class:`Explorer` base that wires controls to one update,
-and :class:`LiveCurve`. The explorers themselves are in :mod:`lessons_src.widgets`.
+helpers for an explorer's panels and its layout (controls that wrap, figures that scroll), the
+:class:`Explorer` base that wires controls to one update, and :class:`LiveCurve`. The explorers
+themselves are in :mod:`lessons_src.widgets`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import ipywidgets as widgets
@@ -59,7 +60,12 @@ class Blitter:
     def refresh(self, full: bool = False) -> None:
         """Push the current artists to the screen; a full redraw when asked or when no background exists."""
         if full or self._background is None:
-            self.canvas.draw_idle()
+            # ipympl's draw_idle asks the browser to ask back for a draw, a round trip per frame: once the
+            # browser shows the figure (before that it needs the round trip to size it), draw at once
+            if getattr(self.canvas, "syncing_data_url", True):
+                self.canvas.draw_idle()
+            else:
+                self.canvas.draw()
             return
         self.canvas.restore_region(self._background)
         self._draw_artists()
@@ -86,7 +92,58 @@ def canvas_or_output(fig: matplotlib.figure.Figure) -> widgets.Widget:
     return out
 
 
-def two_panels(width_ratio: float = 1.1, figsize: tuple[float, float] = (9, 4)):
+# --- layout: controls that wrap, figures that never get cut off ------------------------------------
+SLIDER_TRACK_PX = 120  # the narrowest slider track a class can still drag on a projector
+_READOUT_PX = 72  # a slider's number, with its margins
+SLIDERS = (widgets.FloatSlider, widgets.IntSlider, widgets.FloatLogSlider, widgets.SelectionSlider)
+_WRAP = {"display": "flex", "flex_flow": "row wrap", "align_items": "center"}
+
+
+def description_px(description: str) -> int:
+    """Width, in pixels, of the label column a control needs for ``description`` (about 9 px a character)."""
+    return max(36, 9 * len(description) + 8)
+
+
+def compact(control: widgets.Widget) -> widgets.Widget:
+    """Give ``control`` a label that fits its description and, for a slider, a track of ≥ SLIDER_TRACK_PX px."""
+    if not isinstance(control, (*SLIDERS, widgets.Dropdown)):
+        return control
+    label = description_px(control.description or "")
+    control.style.description_width = f"{label}px"
+    if isinstance(control, SLIDERS):
+        low = label + SLIDER_TRACK_PX + _READOUT_PX + 16
+        control.layout = widgets.Layout(min_width=f"{low}px", width=f"{low + 60}px", max_width="460px",
+                                        flex="1 0 auto")
+    elif isinstance(control, widgets.Dropdown):
+        control.layout = widgets.Layout(width=f"{label + 190}px", min_width=f"{label + 150}px", flex="0 0 auto")
+    return control
+
+
+def control_panel(*controls: widgets.Widget) -> widgets.Box:
+    """The controls in a row that wraps onto more rows in a narrow window, each at a usable width."""
+    return widgets.Box([compact(c) for c in controls], layout=widgets.Layout(**_WRAP, width="100%",
+                                                                             grid_gap="0 12px"))
+
+
+def readout_panel(*readouts: widgets.HTML) -> widgets.VBox:
+    """The text readouts, one under the other, each as wide as the output (they wrap between parts only)."""
+    for readout in readouts:
+        readout.layout = widgets.Layout(width="auto", max_width="100%")
+    return widgets.VBox(list(readouts), layout=widgets.Layout(width="100%"))
+
+
+def figure_box(fig: matplotlib.figure.Figure) -> widgets.Box:
+    """The figure in a box that scrolls sideways when the window is narrower than the figure."""
+    return widgets.Box([canvas_or_output(fig)], layout=widgets.Layout(max_width="100%", overflow="auto",
+                                                                     flex="0 1 auto"))
+
+
+def wrapping_row(*children: widgets.Widget) -> widgets.Box:
+    """Children side by side when they fit, one under the other when they do not."""
+    return widgets.Box(list(children), layout=widgets.Layout(**(_WRAP | {"align_items": "flex-start"}), width="100%"))
+
+
+def two_panels(width_ratio: float = 1.1, figsize: tuple[float, float] = (8, 3.6)):
     """A figure with two side-by-side axes, made without showing it (the explorer shows it)."""
     with plt.ioff():
         return plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [width_ratio, 1]})
@@ -216,9 +273,15 @@ class Explorer:
         if self._holding:
             return self.result
         self.result = self.compute()
-        self.show(self.result)
-        self._redraw()
+        with ExitStack() as readouts:  # the new text goes out after the image: the figure shows first
+            for readout in self._readouts():
+                readouts.enter_context(readout.hold_sync())
+            self.show(self.result)
+            self._redraw()
         return self.result
+
+    def _readouts(self) -> list[widgets.HTML]:
+        return [w for w in vars(self).values() if isinstance(w, widgets.HTML)]
 
     def _on_picker(self, change: dict) -> None:
         self._draw_static(change["new"])
@@ -252,14 +315,14 @@ class LiveCurve:
     """
 
     def __init__(self, fig: matplotlib.figure.Figure) -> None:
-        """Draw empty train/test loss lines and a test accuracy line on two new axes of ``fig``."""
+        """Draw empty train/validation loss lines and a validation accuracy line on two new axes of ``fig``."""
         self.fig = fig
         self.ax_loss, self.ax_accuracy = fig.subplots(1, 2)
         (self.train_line,) = self.ax_loss.plot([], [], "o-", label="train")
-        (self.test_line,) = self.ax_loss.plot([], [], "s--", label="test")
+        (self.val_line,) = self.ax_loss.plot([], [], "s--", label="validation")
         (self.accuracy_line,) = self.ax_accuracy.plot([], [], "o-", color="tab:green")
         self.ax_loss.set(xlabel="epoch", ylabel="loss (mean over batches)", xlim=(0.5, 1.5), ylim=(0, 2.5))
-        self.ax_accuracy.set(xlabel="epoch", ylabel="test accuracy (%)", xlim=(0.5, 1.5), ylim=(0, 100))
+        self.ax_accuracy.set(xlabel="epoch", ylabel="validation accuracy (%)", xlim=(0.5, 1.5), ylim=(0, 100))
         self.ax_loss.legend(fontsize=8)
         for ax in (self.ax_loss, self.ax_accuracy):
             ax.set_autoscale_on(True)  # the limits above only frame the empty plot
@@ -273,8 +336,8 @@ class LiveCurve:
         """Show every epoch of ``history`` so far."""
         epochs = np.arange(1, history.num_epochs + 1)
         self.train_line.set_data(epochs, history.train_loss)
-        self.test_line.set_data(epochs, history.test_loss)
-        self.accuracy_line.set_data(epochs, 100 * np.asarray(history.test_accuracy))
+        self.val_line.set_data(epochs, history.val_loss)
+        self.accuracy_line.set_data(epochs, 100 * np.asarray(history.val_accuracy))
         for ax in (self.ax_loss, self.ax_accuracy):
             ax.relim()
             ax.autoscale_view()

@@ -1,5 +1,8 @@
 """The explorers' text readouts: small pure functions from a result to one line of HTML.
 
+Each readout is made of parts that are each kept on one line (:func:`whole`), so a narrow window
+breaks it between parts, never inside a formula.
+
 They live apart from the widgets so that tests (and a static export) can format a readout
 without ipywidgets; the widgets only put the returned string into an ``HTML`` control.
 """
@@ -15,6 +18,16 @@ from lessons_src.plotting import OPTIMIZER_COLORS
 from lessons_src.surfaces import Surface
 
 
+def whole(text: str) -> str:
+    """``text`` kept on one line: a readout breaks between its parts, never inside a formula."""
+    return f"<span style='white-space:nowrap'>{text}</span>"
+
+
+def parts(*texts: str, sep: str = " | ") -> str:
+    """The texts joined by ``sep``, each kept whole."""
+    return sep.join(whole(text) for text in texts)
+
+
 def warning(text: str) -> str:
     """``text`` in bold dark red: a diverged run, a rate ≥ 1, a refused control value."""
     return f"<b style='color:#b00'>{text}</b>"
@@ -25,13 +38,14 @@ def describe_path(path: DescentPath, surface: Surface) -> str:
     if path.diverged_at == 0:
         return warning("start is outside the region: nothing to run")
     if path.diverged:
-        return (f"{warning(f'diverged at step {path.diverged_at}')}: the steps grew until the point left "
-                f"the plot (largest stable lr at the minimum: {surface.max_stable_lr():.3g})")
+        return parts(f"{warning(f'diverged at step {path.diverged_at}')}:",
+                     "the steps grew until the point left the plot",
+                     f"(largest stable lr at the minimum: {surface.max_stable_lr():.3g})", sep=" ")
     distances = [path.distance_to(m) for m in surface.minima]
     nearest = int(np.argmin(distances))
     which = "" if len(surface.minima) == 1 else (" (the global one)" if nearest == 0 else " (a local one)")
-    return (f"after {path.num_steps} steps: loss {path.final_loss:.4g}, "
-            f"distance to the nearest minimum{which} {distances[nearest]:.3g}")
+    return parts(f"after {path.num_steps} steps: loss {path.final_loss:.4g},",
+                 f"distance to the nearest minimum{which} {distances[nearest]:.3g}", sep=" ")
 
 
 def describe_rate(rate: float) -> str:
@@ -47,16 +61,16 @@ def describe_rates(surface: Surface, lr: float, momentum: float) -> str:
     gd, heavy = descent.gd_rate(lr, lams), descent.momentum_rate(lr, momentum, lams)
     star = (f"γ* = (1 − √(η·λmin))² = <b>{descent.critical_momentum(lr, float(lams[0])):.4f}</b>"
             if lr * lams[0] <= 1 else "γ*: undefined (η·λmin > 1)")
-    return (f"λ = {lams[0]:.3g}, {lams[-1]:.3g} | rate per step: GD {describe_rate(gd)}; "
-            f"momentum {describe_rate(heavy)} | {star}")
+    return parts(f"λ = {lams[0]:.3g}, {lams[-1]:.3g}", f"rate per step: GD {describe_rate(gd)};",
+                 f"momentum {describe_rate(heavy)}", star)
 
 
 def describe_distances(paths: dict[str, DescentPath], minimum: np.ndarray) -> str:
     """HTML, one part per labelled path: its distance to ``minimum`` at the end, or where it diverged."""
-    return " | ".join(
+    return parts(*(
         warning(f"{label}: diverged at step {path.diverged_at}") if path.diverged else
         f"{label}: distance {path.distance_to(minimum):.3g} after {path.num_steps} steps"
-        for label, path in paths.items())
+        for label, path in paths.items()))
 
 
 def describe_runs(paths: dict[str, DescentPath], surface: Surface) -> str:
@@ -65,11 +79,11 @@ def describe_runs(paths: dict[str, DescentPath], surface: Surface) -> str:
     for name, path in paths.items():
         label = f"<b style='color:{OPTIMIZER_COLORS[name]}'>{OPTIMIZER_LABELS[name]}</b>"
         if path.diverged:
-            lines.append(f"{label}: {warning(f'diverged at step {path.diverged_at}')}")
+            lines.append(whole(f"{label}: {warning(f'diverged at step {path.diverged_at}')}"))
         else:
             distance = min(path.distance_to(m) for m in surface.minima)
-            lines.append(f"{label}: loss − L* {path.final_loss - surface.min_loss:.3g}, "
-                         f"distance to the nearest minimum {distance:.3g}")
+            lines.append(parts(f"{label}: loss − L* {path.final_loss - surface.min_loss:.3g},",
+                               f"distance to the nearest minimum {distance:.3g}", sep=" "))
     return "<br>".join(lines) or "tick at least one optimizer"
 
 
@@ -77,8 +91,8 @@ def describe_cloud(cloud: NoiseCloud, num_samples: int) -> str:
     """One line of HTML: iterations per epoch, measured and theoretical variance, share of downhill batches."""
     head = f"<b>B = {cloud.batch_size}</b>: {cloud.iterations_per_epoch} iterations per epoch (drop_last)"
     if cloud.batch_size >= num_samples:
-        return (f"{head} | every batch is the whole data set, so every batch gradient <i>is</i> ∇L: "
-                f"variance 0, the factor (m − B)/(m − 1) = 0")
-    return (f"{head} | variance of g_B: measured <b>{cloud.measured_variance:.4g}</b>, theory "
-            f"{cloud.theory_variance:.4g} | variance × B = {cloud.measured_variance * cloud.batch_size:.3g} | "
-            f"{cloud.share_downhill:.0%} of the batch gradients point downhill (g_B·∇L > 0)")
+        return parts(head, parts("every batch is the whole data set,", "so every batch gradient <i>is</i> ∇L:",
+                                 "variance 0,", "the factor (m − B)/(m − 1) = 0", sep=" "))
+    return parts(head, f"variance of g_B: measured <b>{cloud.measured_variance:.4g}</b>, theory "
+                 f"{cloud.theory_variance:.4g}", f"variance × B = {cloud.measured_variance * cloud.batch_size:.3g}",
+                 f"{cloud.share_downhill:.0%} of the batch gradients point downhill (g_B·∇L > 0)")

@@ -15,6 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from lessons_src.descent import (
     COMPARISON_SETTINGS,
@@ -38,14 +39,17 @@ from lessons_src.live import (
     StrictFloatLogSlider,
     StrictFloatSlider,
     StrictIntSlider,
-    canvas_or_output,
     contour_panel,
+    control_panel,
+    figure_box,
     fit_step_axis,
     fix_label_positions,
     loss_panel,
+    readout_panel,
     surface_picker,
     two_panels,
     warning_text,
+    wrapping_row,
 )
 from lessons_src.minibatch import (
     MAX_NOISE_BATCHES,
@@ -80,6 +84,7 @@ __all__ = ["ControlValueError", "LiveCurve", "LossSurfaceExplorer", "MomentumExp
            "OptimizerComparison"]
 
 NOISE_CLOUD_COLOR = "tab:red"
+SURFACE_3D_MESH = 24  # the 3-D panel redraws in full on every turn: a coarser mesh keeps that fast
 MOMENTUM_LINES = {"gd": ("plain GD", "tab:blue"), "momentum": ("momentum", "tab:red")}
 
 
@@ -101,7 +106,7 @@ class LossSurfaceExplorer(Explorer):
         self.show_3d = show_3d
         self.fig, (self.ax_contour, self.ax_loss) = two_panels()
         with plt.ioff():
-            self.fig3d = plt.figure(figsize=(4.2, 4)) if show_3d else None
+            self.fig3d = plt.figure(figsize=(3.6, 3.6)) if show_3d else None
         self.ax3d = self.fig3d.add_subplot(projection="3d") if show_3d else None
         self.blitter = Blitter(self.fig)
         self.blitter3d = Blitter(self.fig3d) if show_3d else None
@@ -162,7 +167,7 @@ class LossSurfaceExplorer(Explorer):
         fix_label_positions(self.ax_contour, self.ax_loss)
         if self.ax3d is not None:
             self.ax3d.clear()
-            plot_surface_3d(self.ax3d, surface)
+            plot_surface_3d(self.ax3d, surface, n=SURFACE_3D_MESH)
             self.ax3d.view_init(self.elev_slider.value, self.azim_slider.value)
             (self.path3d,) = self.ax3d.plot([], [], [], ".-", color="tab:red", markersize=3, zorder=10)
             self.blitter3d.set_artists([self.path3d])
@@ -189,17 +194,13 @@ class LossSurfaceExplorer(Explorer):
     def widget(self) -> widgets.Widget:
         """The whole explorer as one widget."""
         if not hasattr(self, "_widget"):
-            controls = widgets.VBox([
-                widgets.HBox([self.surface_picker, self.lr_slider, self.steps_slider]),
-                widgets.HBox([self.w1_slider, self.w2_slider]),
-                self.readout,
-            ])
-            panels = [canvas_or_output(self.fig)]
-            if self.fig3d is not None:
-                panels.append(widgets.VBox([canvas_or_output(self.fig3d), self.elev_slider, self.azim_slider]))
-            # the panels wrap onto a second row on narrow screens instead of being cut off
-            wrap = widgets.Layout(display="flex", flex_flow="row wrap", align_items="flex-start")
-            self._widget = widgets.VBox([controls, widgets.Box(panels, layout=wrap)])
+            controls = control_panel(self.surface_picker, self.lr_slider, self.steps_slider, self.w1_slider,
+                                     self.w2_slider)
+            panels = [figure_box(self.fig)]
+            if self.fig3d is not None:  # beside the 2-D panels when the window is wide, under them when narrow
+                panels.append(widgets.VBox([figure_box(self.fig3d), control_panel(self.elev_slider, self.azim_slider)],
+                                           layout=widgets.Layout(max_width="100%")))
+            self._widget = widgets.VBox([controls, readout_panel(self.readout), wrapping_row(*panels)])
         return self._widget
 
 
@@ -296,12 +297,10 @@ class MomentumExplorer(Explorer):
     def widget(self) -> widgets.Widget:
         """The whole explorer as one widget."""
         if not hasattr(self, "_widget"):
-            controls = widgets.VBox([
-                widgets.HBox([self.surface_picker, self.steps_slider]),
-                widgets.HBox([self.lr_slider, self.momentum_slider, self.snap_button]),
-                self.rates_readout, self.readout,
-            ])
-            self._widget = widgets.VBox([controls, canvas_or_output(self.fig)])
+            controls = control_panel(self.surface_picker, self.steps_slider, self.lr_slider, self.momentum_slider,
+                                     self.snap_button)
+            self._widget = widgets.VBox([controls, readout_panel(self.rates_readout, self.readout),
+                                         figure_box(self.fig)])
         return self._widget
 
 
@@ -327,6 +326,10 @@ class OptimizerComparison(Explorer):
         self.steps_slider = StrictIntSlider(min=0, max=1000, description="steps")
         self.readout = widgets.HTML()
         self.fig, (self.ax_contour, self.ax_loss) = two_panels()
+        # the key goes under the panels, where it can never hide a path
+        keys = [Line2D([], [], color=c, marker=".", label=OPTIMIZER_LABELS[n]) for n, c in OPTIMIZER_COLORS.items()]
+        self.fig.legend(handles=keys, loc="lower center", ncol=len(keys), fontsize=8, frameon=False)
+        self.fig.subplots_adjust(bottom=0.25)
         self.blitter = Blitter(self.fig)
         self._start(self.surface_picker, [*self.checkboxes.values(), *self.lr_sliders.values(),
                                           self.momentum_slider, self.steps_slider])
@@ -365,7 +368,6 @@ class OptimizerComparison(Explorer):
             (self.lines[optimizer],) = self.ax_contour.plot([], [], ".-", color=color, markersize=3, linewidth=1.1,
                                                             label=OPTIMIZER_LABELS[optimizer])
             (self.loss_lines[optimizer],) = self.ax_loss.plot([1], [1], color=color)
-        self.ax_contour.legend(loc="lower left", fontsize=7, ncol=2)
         fix_label_positions(self.ax_contour, self.ax_loss)
         self.blitter.set_artists([*self.lines.values(), *self.loss_lines.values()])
         self._full_redraw = True
@@ -387,10 +389,11 @@ class OptimizerComparison(Explorer):
     def widget(self) -> widgets.Widget:
         """The whole comparison as one widget."""
         if not hasattr(self, "_widget"):
-            rows = [widgets.HBox([self.checkboxes[n], self.lr_sliders[n]]) for n in self.checkboxes]
-            controls = widgets.VBox([widgets.HBox([self.surface_picker, self.steps_slider]),
-                                     *rows, self.momentum_slider, self.readout])
-            self._widget = widgets.HBox([controls, canvas_or_output(self.fig)])
+            rows = [control_panel(self.checkboxes[n], self.lr_sliders[n]) for n in self.checkboxes]
+            controls = widgets.VBox([control_panel(self.surface_picker, self.steps_slider), *rows,  # beside the
+                                     control_panel(self.momentum_slider)],  # figure when wide, above when narrow
+                                    layout=widgets.Layout(width="420px", max_width="100%"))
+            self._widget = widgets.VBox([wrapping_row(controls, figure_box(self.fig)), readout_panel(self.readout)])
         return self._widget
 
 
@@ -418,7 +421,7 @@ class NoiseCloudExplorer(Explorer):
         self.point_picker = widgets.Dropdown(options=[(label, key) for key, (label, _) in NOISE_CLOUD_POINTS.items()],
                                              value=point, description="point w")
         self.readout = widgets.HTML()
-        self.fig, (self.ax_cloud, self.ax_variance) = two_panels(figsize=(9.5, 4.2))
+        self.fig, (self.ax_cloud, self.ax_variance) = two_panels(figsize=(8.5, 3.8))
         self.blitter = Blitter(self.fig)
         self._start(self.point_picker, [self.batch_slider])
 
@@ -493,6 +496,6 @@ class NoiseCloudExplorer(Explorer):
     def widget(self) -> widgets.Widget:
         """The whole explorer as one widget."""
         if not hasattr(self, "_widget"):
-            controls = widgets.VBox([widgets.HBox([self.batch_slider, self.point_picker]), self.readout])
-            self._widget = widgets.VBox([controls, canvas_or_output(self.fig)])
+            header = widgets.VBox([control_panel(self.batch_slider, self.point_picker), readout_panel(self.readout)])
+            self._widget = widgets.VBox([header, figure_box(self.fig)])
         return self._widget

@@ -1,15 +1,20 @@
-"""The loss-surface explorer, driven headless: sliders and clicks in, artists and readouts out."""
+"""The loss-surface explorer, driven headless: sliders and clicks in, artists and readouts out; and the
+layout every explorer shares (controls that wrap, figures that scroll, readouts that break between parts)."""
 
 from __future__ import annotations
 
+import re
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.backend_bases import MouseEvent
 
-from lessons_src.descent import round_up_steps, run_descent
+from lessons_src.descent import OPTIMIZER_LABELS, OPTIMIZER_NAMES, round_up_steps, run_descent
+from lessons_src.live import SLIDER_TRACK_PX, SLIDERS, Blitter, description_px
 from lessons_src.readouts import describe_path
 from lessons_src.surfaces import SURFACES, get_surface
-from lessons_src.widgets import LossSurfaceExplorer
+from lessons_src.widgets import LossSurfaceExplorer, MomentumExplorer, NoiseCloudExplorer, OptimizerComparison
 
 
 @pytest.fixture
@@ -129,3 +134,85 @@ def test_the_loss_axis_ends_at_a_round_number_of_steps(explorer):
     assert [round_up_steps(n) for n in (0, 10, 11, 60, 999, 1000, 9000)] == [10, 10, 20, 100, 1000, 1000, 9000]
     explorer.steps_slider.value = 333
     assert explorer.ax_loss.get_xlim() == (0, 500)
+
+
+# --- layout: what fits a projector and a narrow window ------------------------------------------------
+def boxes(widget) -> list:
+    """``widget`` and every widget inside it, depth first."""
+    return [widget, *(w for child in getattr(widget, "children", ()) for w in boxes(child))]
+
+
+def sliders_in(widget) -> list:
+    return [w for w in boxes(widget) if isinstance(w, SLIDERS)]
+
+
+def px(value: str) -> int:
+    assert value.endswith("px"), value
+    return int(value.removesuffix("px"))
+
+
+@pytest.mark.parametrize("cls", [LossSurfaceExplorer, MomentumExplorer, OptimizerComparison, NoiseCloudExplorer])
+def test_every_slider_keeps_a_usable_track_in_a_wrapping_panel(cls):
+    e = cls()
+    sliders = sliders_in(e.widget)
+    assert len(sliders) >= 2 if cls is not NoiseCloudExplorer else len(sliders) == 1
+    parents = {id(box): box for box in boxes(e.widget) for child in getattr(box, "children", ()) if child in sliders}
+    for box in parents.values():  # every slider sits in a row that wraps instead of squeezing it
+        assert box.layout.flex_flow == "row wrap" and box.layout.display == "flex"
+    for slider in sliders:
+        label = px(slider.style.description_width)
+        assert label >= description_px(slider.description) >= 9 * len(slider.description)
+        assert px(slider.layout.min_width) - label >= SLIDER_TRACK_PX + 60  # the track, and room for the number
+        assert slider.layout.flex.startswith("1 0")  # grows into spare room, never shrinks below min_width
+
+
+@pytest.mark.parametrize("cls", [LossSurfaceExplorer, MomentumExplorer, OptimizerComparison, NoiseCloudExplorer])
+def test_figures_scroll_instead_of_being_cut_off(cls):
+    e = cls()
+    figures = [b for b in boxes(e.widget) if b.layout.overflow == "auto"]
+    assert len(figures) == (2 if cls is LossSurfaceExplorer else 1)
+    assert all(b.layout.max_width == "100%" for b in figures)
+
+
+def test_the_3d_panel_is_its_own_figure_beside_or_under_the_2d_one():
+    e = LossSurfaceExplorer()
+    assert e.fig3d is not e.fig and e.ax3d.figure is e.fig3d and e.ax_contour.figure is e.fig
+    row = next(b for b in boxes(e.widget) if b.layout.flex_flow == "row wrap"
+               and sum(1 for w in boxes(b) if w.layout.overflow == "auto") == 2)
+    assert len(row.children) == 2  # the 2-D figure, and the 3-D one with its view sliders
+    assert {e.elev_slider, e.azim_slider} <= set(sliders_in(row.children[1]))
+    assert e.lr_slider not in sliders_in(row)  # the controls stay above, in view while the panels wrap
+
+
+def test_comparison_legend_sits_outside_both_panels():
+    c = OptimizerComparison()
+    c.fig.canvas.draw()
+    assert c.ax_contour.get_legend() is None and c.ax_loss.get_legend() is None
+    (legend,) = c.fig.legends
+    renderer = c.fig.canvas.get_renderer()
+    box = legend.get_window_extent(renderer)
+    assert {t.get_text() for t in legend.get_texts()} == {OPTIMIZER_LABELS[n] for n in OPTIMIZER_NAMES}
+    for ax in (c.ax_contour, c.ax_loss):
+        assert not box.overlaps(ax.get_window_extent(renderer))
+
+
+@pytest.mark.parametrize("cls, readout", [(LossSurfaceExplorer, "readout"), (MomentumExplorer, "rates_readout"),
+                                          (MomentumExplorer, "readout"), (OptimizerComparison, "readout"),
+                                          (NoiseCloudExplorer, "readout")])
+def test_readouts_break_only_between_whole_parts(cls, readout):
+    html = getattr(cls(), readout).value
+    outside = re.sub(r"<span style='white-space:nowrap'>.*?</span>", "", html.replace("<br>", ""))
+    assert "nowrap" in html and re.fullmatch(r"[ |]*", outside), outside
+
+
+def test_full_redraws_skip_ipympls_round_trip_once_the_browser_shows_the_figure(monkeypatch):
+    with plt.ioff():
+        fig = plt.figure()
+    blitter, calls = Blitter(fig), []
+    monkeypatch.setattr(fig.canvas, "draw_idle", lambda: calls.append("ask the browser"))
+    monkeypatch.setattr(fig.canvas, "draw", lambda: calls.append("draw now"))
+    fig.canvas.syncing_data_url = True  # ipympl: no browser has initialized this canvas yet
+    blitter.refresh(full=True)
+    fig.canvas.syncing_data_url = False
+    blitter.refresh(full=True)
+    assert calls == ["ask the browser", "draw now"]

@@ -1,0 +1,367 @@
+"""What a class sees: time from a key press on an explorer's slider to the figure's pixels changing.
+
+Starts JupyterLab as a user does (``./course lab``) over a throwaway copy of the repository (its
+``.venv`` a link to this one, so nothing here is written but ``bench/browser_latency.json``),
+opens each explorer notebook in headless Chromium, runs all cells, then for each control focuses
+the slider's handle and presses an arrow key 20 times, waiting for each frame. Every time is taken
+in the page with ``performance.now()``: at the keydown, when ipympl receives the PNG (its blob
+URL is made), and when the ipympl canvas is drawn with pixels that differ from the last frame.
+Then a fast drag (key presses every 25 ms) checks for a backlog: how long after the last press
+the canvas shows the frame that the final value alone draws.
+
+Run: .venv/bin/python bench/browser_latency.py  (needs Chromium at /usr/bin/chromium or $CHROMIUM)
+
+Record of changes (median / p95 ms per control, same order as CONTROLS; load average 1 min):
+see "history" in browser_latency.json; each entry names the change it measured.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+OUTPUT = ROOT / "bench" / "browser_latency.json"
+PRESSES = 20
+DRAG_INTERVAL_MS = 25
+TARGET = {"median_ms": 50, "p95_ms": 100, "drag_settle_ms": 200}
+
+
+@dataclass(frozen=True)
+class Control:
+    """A slider to press, and which ipympl figure in its output shows the result."""
+
+    notebook: str
+    label: str  # the slider's description
+    nth: int = 0  # which slider with that description (in page order)
+    figure: int = 0  # which ipympl figure of the explorer's output to watch
+    keys: tuple[str, ...] = ("ArrowLeft",) * 10 + ("ArrowRight",) * 10
+    name: str = ""
+    drag_presses: int = 15  # the fast drag presses keys[0] this often (each press must change the value)
+
+
+CONTROLS = [
+    Control("01_gradient_descent.ipynb", "lr", name="01 lr"),
+    Control("01_gradient_descent.ipynb", "elevation", figure=1, name="01 elevation",
+            keys=("ArrowRight",) * 10 + ("ArrowLeft",) * 10),
+    Control("03_momentum_and_optim.ipynb", "momentum γ", name="03 momentum γ",
+            keys=("PageDown",) * 10 + ("PageUp",) * 10),
+    Control("03_momentum_and_optim.ipynb", "lr", name="03 comparison lr"),
+    Control("04_minibatches.ipynb", "batch size", name="04 batch size",
+            keys=("ArrowRight",) * 6 + ("ArrowLeft",) * 10 + ("ArrowRight",) * 4, drag_presses=6),
+]
+
+# Instruments the page: keydown times, PNG arrivals (ipympl turns each image message into a blob URL)
+# and canvas draws whose pixels changed, each frame with a cheap hash of its pixels.
+PROBE = """
+(() => {
+  if (window.__lat) return;
+  const lat = window.__lat = {keys: [], sends: [], pngs: [], frames: [], target: null, last: null};
+  document.addEventListener('keydown', () => lat.keys.push(performance.now()), true);
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function () { lat.sends.push(performance.now()); return send.apply(this, arguments); };
+  const makeURL = URL.createObjectURL;
+  URL.createObjectURL = function (blob) {
+    if (blob && blob.type === 'image/png') lat.pngs.push({t: performance.now(), bytes: blob.size});
+    return makeURL.apply(this, arguments);
+  };
+  const draw = CanvasRenderingContext2D.prototype.drawImage;
+  CanvasRenderingContext2D.prototype.drawImage = function () {
+    const result = draw.apply(this, arguments);
+    if (this.canvas === lat.target) {
+      const t = performance.now();
+      const c = this.canvas, data = new Uint32Array(this.getImageData(0, 0, c.width, c.height).data.buffer);
+      let h = 2166136261 >>> 0;
+      for (let i = 0; i < data.length; i += 7) h = Math.imul(h ^ data[i], 16777619) >>> 0;
+      if (h !== lat.last) { lat.frames.push({t, h}); lat.last = h; }
+    }
+    return result;
+  };
+})();
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def throwaway_copy(folder: Path) -> Path:
+    """The checkout's files (tracked, and untracked but not ignored); .venv, data/ and hub's node_modules linked."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    copy = folder / "course"
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    for linked in (".venv", "data", "hub/node_modules"):
+        if (ROOT / linked).exists():
+            (copy / linked).symlink_to(ROOT / linked)
+    return copy
+
+
+def lab_settings(folder: Path) -> Path:
+    """JupyterLab user settings: no autosave, no news, every cell rendered."""
+    settings = {
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+            {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    }
+    for name, values in settings.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(values))
+    return folder
+
+
+def start_lab(folder: Path) -> tuple[str, str, subprocess.Popen]:
+    """``./course lab`` in the copy, on 127.0.0.1, in its own process group (stopped at exit)."""
+    copy, port, token = throwaway_copy(folder), free_port(), secrets.token_hex(16)
+    env = os.environ | {"JUPYTERLAB_SETTINGS_DIR": str(lab_settings(folder / "settings")),
+                        "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces"),
+                        "COURSE_DATA_DIR": str(ROOT / "data"),
+                        "PYTHONPATH": str(copy)}  # the kernel imports the copy's lessons_src, not the checkout's
+    log = (folder / "lab.log").open("w")
+    server = subprocess.Popen([str(copy / "course"), "lab", "--no-browser", f"--port={port}",
+                               f"--IdentityProvider.token={token}"],
+                              cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    atexit.register(stop, server)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                return base, token, server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start:\n{(folder / 'lab.log').read_text()[-3000:]}") from None
+            time.sleep(0.5)
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the server and everything it started (its kernels)."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def api(base: str, token: str, path: str, method: str = "GET"):
+    request = urllib.request.Request(f"{base}/api/{path}?token={token}", method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.25)
+
+
+def run_all(page, base: str, token: str) -> None:
+    """Run → Run All Cells, then wait for every prompt to get its number and the kernel to go idle."""
+    def idle() -> bool:
+        kernels = api(base, token, "kernels")
+        return len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
+
+    def prompts() -> list[str]:
+        cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell .jp-InputPrompt")
+        return [p.strip() for p in cells.all_inner_texts()]
+
+    wait_until(idle, 90, "the kernel to start")
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    for _ in range(3):
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+        try:
+            wait_until(lambda: any(p != "[ ]:" for p in prompts()), 10, "the first cell to start")
+            break
+        except TimeoutError:
+            page.keyboard.press("Escape")
+    wait_until(lambda: all(p not in ("[ ]:", "[*]:", "") for p in prompts()) and idle(), 300, "every cell to run")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def summary(values: list[float]) -> dict:
+    return {"median_ms": round(statistics.median(values), 1), "p95_ms": round(percentile(values, 0.95), 1),
+            "max_ms": round(max(values), 1)} if values else {}
+
+
+def aim(page, control: Control):
+    """Make the control's figure the one the probe watches; returns the slider's handle (to focus)."""
+    slider = page.locator(".widget-slider", has=page.locator("label", has_text=control.label))
+    slider = slider.filter(has=page.locator(f"label:text-is('{control.label}')")).nth(control.nth)
+    output = page.locator(".jp-OutputArea-output", has=slider).first
+    canvas = output.locator(".jupyter-matplotlib-canvas-div").nth(control.figure).locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    slider.scroll_into_view_if_needed()
+    canvas.evaluate("c => { window.__lat.target = c; window.__lat.last = null; }")
+    return slider.locator(".noUi-handle")
+
+
+def press_and_wait(page, handle, key: str, timeout_s: float = 5) -> dict | None:
+    """One key press; ms from it to the next changed frame, to the message out and to the PNG in (None: no change)."""
+    start = page.evaluate("({k: __lat.keys.length, f: __lat.frames.length, p: __lat.pngs.length, "
+                          "s: __lat.sends.length})")
+    handle.focus()  # JupyterLab may take the focus back to the notebook when a cell finishes
+    page.keyboard.press(key)
+    try:
+        page.wait_for_function(f"__lat.keys.length > {start['k']} && __lat.frames.length > {start['f']}",
+                               timeout=timeout_s * 1000, polling="raf")
+    except Exception:  # noqa: BLE001  (Playwright's TimeoutError: a press that changed no pixel)
+        return None
+    time.sleep(0.12)  # let trailing messages land before the next press
+    return page.evaluate(f"""(() => {{
+        const t0 = __lat.keys[{start['k']}], frame = __lat.frames[{start['f']}];
+        const png = __lat.pngs.slice({start['p']}).find(p => p.t >= t0);
+        const sent = __lat.sends.slice({start['s']}).find(t => t >= t0);
+        return {{frame_ms: frame.t - t0, png_ms: png ? png.t - t0 : null, png_bytes: png ? png.bytes : null,
+                 sent_ms: sent === undefined ? null : sent - t0}};
+    }})()""")
+
+
+def fast_drag(page, handle, key: str, back: str, presses: int) -> dict:
+    """Presses every DRAG_INTERVAL_MS ms, then: how long after the last one the final frame shows."""
+    start = page.evaluate("__lat.keys.length")
+    handle.focus()
+    for _ in range(presses):
+        page.keyboard.press(key)
+        page.wait_for_timeout(DRAG_INTERVAL_MS)
+    wait_quiet(page)
+    settled = page.evaluate("__lat.last")
+    last_key = page.evaluate(f"__lat.keys[{start} + {presses} - 1]")
+    first_key = page.evaluate(f"__lat.keys[{start}]")
+    # the frame the final value draws alone: step away and back, one frame each
+    press_and_wait(page, handle, back)
+    wait_quiet(page)
+    press_and_wait(page, handle, key)
+    wait_quiet(page)
+    reference = page.evaluate("__lat.last")
+    shown = page.evaluate(f"__lat.frames.filter(f => f.t >= {first_key} && f.h === {reference}).map(f => f.t)")
+    return {"settle_ms": round(max(0.0, shown[0] - last_key), 1) if shown else None,
+            "final_frame_matches": settled == reference,
+            "frames_after_last_press": page.evaluate(f"__lat.frames.filter(f => f.t >= {last_key}).length")}
+
+
+def wait_quiet(page, quiet_ms: float = 700, timeout_s: float = 10) -> None:
+    """Wait until no frame has changed for ``quiet_ms``."""
+    page.wait_for_function(f"(__lat.frames.length ? performance.now() - __lat.frames.at(-1).t : 1e9) > {quiet_ms}",
+                           timeout=timeout_s * 1000, polling=100)
+
+
+def measure(browser, base: str, token: str, notebook: str) -> dict:
+    results = {}
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.add_init_script(PROBE)
+    try:
+        page.goto(f"{base}/lab/workspaces/bench-{notebook[:2]}/tree/notebooks/{notebook}?reset&token={token}",
+                  wait_until="domcontentloaded")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
+        page.locator(".jp-NotebookPanel .jp-Spinner").wait_for(state="detached", timeout=90_000)
+        run_all(page, base, token)
+        time.sleep(2)
+        for control in (c for c in CONTROLS if c.notebook == notebook):
+            handle = aim(page, control)
+            samples = [press_and_wait(page, handle, key) for key in control.keys]
+            if not any(samples):
+                page.screenshot(path=f"/tmp/bl-debug-{control.name.replace(' ', '_')}.png")
+                print("no frame:", page.evaluate("document.activeElement.outerHTML.slice(0, 300)"),
+                      page.locator(".jp-Dialog").all_inner_texts(), flush=True)
+            done = [s for s in samples if s]
+            frames = [s["frame_ms"] for s in done]
+            pngs = [s["png_ms"] for s in done if s["png_ms"] is not None]
+            results[control.name] = {
+                **summary(frames), "presses": len(samples), "no_change": len(samples) - len(done),
+                "sent_to_kernel": summary([s["sent_ms"] for s in done if s["sent_ms"] is not None]),
+                "png_arrival": summary(pngs),
+                "png_kB_median": round(statistics.median([s["png_bytes"] for s in done if s["png_bytes"]]) / 1e3, 1)
+                if pngs else None,
+                "samples_ms": [round(f, 1) for f in frames],
+                "fast_drag": fast_drag(page, handle, control.keys[0], control.keys[-1], control.drag_presses),
+                "load_avg": os.getloadavg(),
+            }
+            print(control.name, {k: v for k, v in results[control.name].items() if k != "samples_ms"}, flush=True)
+    finally:
+        page.close()
+        for kernel in api(base, token, "kernels"):
+            api(base, token, f"kernels/{kernel['id']}", method="DELETE")
+    return results
+
+
+def versions(browser) -> dict:
+    import ipympl
+    import ipywidgets
+    import jupyterlab
+    import matplotlib
+
+    return {"python": platform.python_version(), "jupyterlab": jupyterlab.__version__, "ipympl": ipympl.__version__,
+            "ipywidgets": ipywidgets.__version__, "matplotlib": matplotlib.__version__, "chromium": browser.version}
+
+
+def main(note: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="browser-latency-") as folder:
+        base, token, server = start_lab(Path(folder))
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                try:
+                    controls = {}
+                    only = os.environ.get("BENCH_NOTEBOOKS", "")
+                    for notebook in dict.fromkeys(c.notebook for c in CONTROLS if c.notebook.startswith(only)):
+                        controls |= measure(browser, base, token, notebook)
+                    info = versions(browser)
+                finally:
+                    browser.close()
+        finally:
+            stop(server)
+    meets = all(c.get("median_ms", 1e9) <= TARGET["median_ms"] and c.get("p95_ms", 1e9) <= TARGET["p95_ms"]
+                and (c["fast_drag"]["settle_ms"] or 1e9) <= TARGET["drag_settle_ms"] for c in controls.values())
+    return {"note": note, "when": time.strftime("%Y-%m-%d %H:%M"), "load_avg_before": load_before,
+            "load_avg_after": os.getloadavg(), "cpus": os.cpu_count(), "target": TARGET, "meets_target": meets,
+            "versions": info, "controls": controls}
+
+
+if __name__ == "__main__":
+    if not CHROMIUM.exists():
+        sys.exit(f"skipped: no Chromium at {CHROMIUM} (set CHROMIUM=/path/to/chromium)")
+    report = main(note=" ".join(sys.argv[1:]) or "current code")
+    history = json.loads(OUTPUT.read_text()).get("history", []) if OUTPUT.exists() else []
+    brief = {"note": report["note"], "when": report["when"], "load_avg_before": report["load_avg_before"],
+             **{name: [c.get("median_ms"), c.get("p95_ms"), c["fast_drag"]["settle_ms"]]
+                for name, c in report["controls"].items()}}
+    OUTPUT.write_text(json.dumps({**report, "history": [*history, brief]}, indent=1, ensure_ascii=False) + "\n")
+    print(json.dumps(brief, ensure_ascii=False))
