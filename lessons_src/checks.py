@@ -23,6 +23,7 @@ from lessons_src.code_checks import (
     check_gradient_descent,
     check_loader_from_frame,
     check_mean_bce_gradient,
+    check_model_class,
     check_mse_gradient,
     check_tanh_hidden_gradient,
     check_train_step,
@@ -212,13 +213,6 @@ def check_lr_for_one_epoch(answer: Any) -> CheckResult:
     return wrong(what, f"L − L* is still {gap[-1]:.4f} after 18 steps and was falling all the way", hint)
 
 
-# --- lesson 05: the training loop ---------------------------------------------------------------
-def check_steps_per_epoch(answer: Any) -> CheckResult:
-    """How many optimizer steps does one epoch over 60 000 images make at batch_size 128?"""
-    return check_answer(answer, batches_per_epoch(60_000, 128, False), what="steps per epoch at batch_size 128",
-                        hint="one step per batch; 128 does not divide 60 000, so what happens to the rest?")
-
-
 # --- lesson 06: classic mistakes ----------------------------------------------------------------
 def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
     """Which line (counted from 1) of ``pitfalls.BUGGY_SNIPPETS[snippet]`` holds the bug?"""
@@ -243,6 +237,7 @@ __all__ = ["CheckResult", "check_accuracy_function", "check_adam_step", "check_a
            "check_batch_size_for_quarter_std", "check_buggy_line", "check_equivalent_lr", "check_fastest_momentum",
            "check_fixed_evaluate", "check_fixed_train_epoch", "check_gradient_at_2_minus_1",
            "check_gradient_descent", "check_label_of", "check_loader_from_frame", "check_lr_for_one_epoch",
-           "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_mse_gradient", "check_pixels_per_image",
-           "check_steps_per_epoch", "check_steps_with_and_without_drop_last", "check_tanh_hidden_gradient",
+           "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",
+           "check_pixels_per_image",
+           "check_steps_with_and_without_drop_last", "check_tanh_hidden_gradient",
            "check_train_step", "compare_prediction"]

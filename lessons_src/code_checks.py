@@ -21,11 +21,15 @@ from lessons_src.feedback import (
     as_array,
     call_learner,
     describe_factor,
+    is_placeholder,
+    no_answer,
     ratio_to,
     right,
     same_numbers,
+    unanswered,
     wrong,
 )
+from lessons_src.models import TutorialMLP
 from lessons_src.pitfalls import DropoutBatchNormMLP
 from lessons_src.surfaces import get_surface
 
@@ -321,6 +325,46 @@ def check_train_step(fn: Any) -> CheckResult:
                       "was still in .grad and this call's gradient was added to it")
         return wrong(what, detail, hint)
     return right(what, "three calls give exactly three correct SGD steps")
+
+
+def check_model_class(cls: Any) -> CheckResult:
+    """Is ``cls`` the tutorial's network (784 → 512 → 512 → 10, ReLU between, logits out) as an ``nn.Module``?"""
+    what = "the network as a class"
+    hint = "section 2 describes the layers in order; flatten each (1, 28, 28) image first, and let the last " \
+           "layer's outputs through untouched."
+    if unanswered(cls):
+        return no_answer(what, "with your class")
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        return wrong(what, f"expected a subclass of nn.Module, got {cls!r}", hint)
+    if is_placeholder(cls.forward):
+        return no_answer(what, "in forward")
+    model, failure = call_learner(cls, what, hint)
+    if failure is not None:
+        return failure
+    generator = torch.Generator().manual_seed(11)
+    X = torch.rand(64, 1, 28, 28, generator=generator)
+    output, failure = call_learner(model, what, hint, X)
+    if failure is not None:
+        return failure
+    if not isinstance(output, torch.Tensor) or output.shape != (64, 10):
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        return wrong(what, f"for a batch of 64 images it returned {shape}, not one row of 10 logits per image", hint)
+    reference = TutorialMLP()
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    if shapes != [tuple(p.shape) for p in reference.parameters()]:
+        count = sum(p.numel() for p in model.parameters())
+        return wrong(what, f"its layers hold {count:,} numbers in tensors of shapes {shapes}; compare them with "
+                           "the layer sizes of section 2", hint)
+    with torch.no_grad():
+        for mine, theirs in zip(model.parameters(), reference.parameters(), strict=True):
+            mine.copy_(theirs)
+        output, expected = model(X), reference(X)
+    if (output >= 0).all() and (expected < 0).any():
+        return wrong(what, "no output is ever negative: something after the last layer clips the logits", hint)
+    if not torch.allclose(output, expected, atol=1e-5):
+        return wrong(what, "the layer sizes are right, but with the same weights its outputs differ from the "
+                           "tutorial network's: check which layers an activation sits between", hint)
+    return right(what, f"{sum(p.numel() for p in model.parameters()):,} parameters, the tutorial's network exactly")
 
 
 # --- lesson 06: a training epoch and an evaluation, fixed ---------------------------------------

@@ -22,11 +22,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
+
+from lessons_src.validation import as_int
 
 DATA_ENV_VAR = "COURSE_DATA_DIR"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -262,6 +265,36 @@ def sample_per_class(labels: torch.Tensor, per_class: int, seed: int = 0) -> tor
             raise ValueError(f"class {label} has {len(members)} examples, fewer than per_class={per_class}")
         rows.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     return torch.stack(rows)
+
+
+def train_validation_split(num_samples: int, num_val: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, validation) of a seeded random split of ``range(num_samples)``, each in ascending order.
+
+    The validation examples are held out of training so that choices (a recipe, an lr, a verdict) can be
+    made on them; the test set is kept for one final measurement. Ascending order keeps a loader that
+    does not shuffle serving the examples in the data set's own order.
+    """
+    num_samples = as_int("num_samples", num_samples, low=2)
+    num_val = as_int("num_val", num_val, low=1, high=num_samples - 1,
+                     remedy="keep at least one example for training and one for validation")
+    order = torch.randperm(num_samples, generator=torch.Generator().manual_seed(as_int("seed", seed)))
+    return order[num_val:].sort().values, order[:num_val].sort().values
+
+
+class TensorSplits(NamedTuple):
+    """FashionMNIST in memory as (X, y) pairs: training, validation (held out of the training set) and test."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+
+def fashion_mnist_splits(num_val: int = 10_000, seed: int = 0, root: str | os.PathLike | None = None) -> TensorSplits:
+    """The 60 000 training images split by :func:`train_validation_split`, and the 10 000 test images, as tensors."""
+    train_set, test_set = load_fashion_mnist(root)
+    X, y = to_tensors(train_set)
+    train_idx, val_idx = train_validation_split(len(y), num_val, seed)
+    return TensorSplits((X[train_idx], y[train_idx]), (X[val_idx], y[val_idx]), to_tensors(test_set))
 
 
 # Mean and standard deviation of every pixel of the 60 000 training images, after ToTensor().

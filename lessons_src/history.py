@@ -20,8 +20,8 @@ class History:
     """
 
     train_loss: list[float] = field(default_factory=list)  # mean of the epoch's batch losses
-    test_loss: list[float] = field(default_factory=list)  # mean over the test batches
-    test_accuracy: list[float] = field(default_factory=list)  # fraction correct, in [0, 1]
+    val_loss: list[float] = field(default_factory=list)  # mean over the validation batches
+    val_accuracy: list[float] = field(default_factory=list)  # fraction correct on validation, in [0, 1]
     seconds: list[float] = field(default_factory=list)  # wall-clock time of the training pass
     lr: list[float] = field(default_factory=list)  # the learning rate the epoch started with
     step_loss: list[float] = field(default_factory=list)  # every training step's loss, in order

@@ -202,20 +202,20 @@ def plot_rate_vs_momentum(ax: Axes, lr: float, eigenvalues, num: int = 400) -> A
 
 # --- lesson 05: training curves and evaluation ----------------------------------------------------
 def plot_loss_history(ax: Axes, history, label: str = "", color: str | None = None) -> Axes:
-    """Train loss (solid) and test loss (dashed) against epoch, from a training History."""
+    """Train loss (solid) and validation loss (dashed) against epoch, from a training History."""
     epochs = np.arange(1, history.num_epochs + 1)
     prefix = f"{label} " if label else ""
     (line,) = ax.plot(epochs, history.train_loss, "o-", color=color, label=f"{prefix}train")
-    ax.plot(epochs, history.test_loss, "s--", color=line.get_color(), label=f"{prefix}test")
+    ax.plot(epochs, history.val_loss, "s--", color=line.get_color(), label=f"{prefix}validation")
     ax.set(xlabel="epoch", ylabel="loss (mean over batches)")
     return ax
 
 
 def plot_accuracy_history(ax: Axes, history, label: str = "", color: str | None = None) -> Axes:
-    """Test accuracy (%) against epoch, from a training History."""
+    """Validation accuracy (%) against epoch, from a training History."""
     epochs = np.arange(1, history.num_epochs + 1)
-    ax.plot(epochs, 100 * np.asarray(history.test_accuracy), "o-", color=color, label=label or None)
-    ax.set(xlabel="epoch", ylabel="test accuracy (%)")
+    ax.plot(epochs, 100 * np.asarray(history.val_accuracy), "o-", color=color, label=label or None)
+    ax.set(xlabel="epoch", ylabel="validation accuracy (%)")
     return ax
 
 

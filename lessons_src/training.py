@@ -244,8 +244,10 @@ def _length(loader: Iterable) -> int | None:
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[float, float]:
     """(mean loss over the batches, accuracy in [0, 1]) on ``loader``, in eval mode without gradients.
 
-    The loss is averaged over the number of batches: the loss function already averages within
-    each batch. (Dividing by the number of examples instead makes it batch_size times too small.)
+    The loss is the mean over the batches: the loss function already averages within each batch, so
+    the batch means are summed and divided by the number of batches. (Dividing that sum by the number
+    of examples makes it about batch_size times too small. The mean over the examples weights each
+    batch mean by its size; the two differ only when the last batch is smaller.)
     The labels must be class indices of shape (N,) (checked on the first batch). A loss that is not
     finite raises ValueError saying whether the inputs or the model's outputs are to blame.
     """
@@ -291,10 +293,10 @@ def _explain_nonfinite_evaluation(losses: list[torch.Tensor], input_sums: list[t
 class _Run:
     """One call of ``fit``: trains and evaluates epoch after epoch, keeping ``history`` up to date."""
 
-    def __init__(self, model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn: Callable,
+    def __init__(self, model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn: Callable,
                  optimizer: torch.optim.Optimizer, history: History, stop: StopRequests, *, scheduler: Any,
                  scheduler_step: str, progress: bool, check_every: int) -> None:
-        self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
+        self.model, self.train_loader, self.val_loader = model, train_loader, val_loader
         self.loss_fn, self.optimizer, self.history, self.stop = loss_fn, optimizer, history, stop
         self.scheduler, self.scheduler_step = scheduler, scheduler_step
         self.progress, self.check_every = progress, check_every
@@ -314,13 +316,13 @@ class _Run:
             raise ValueError("train_loader gave no batches")
         history.partial_trained = True
         self.phase, self.saved = "evaluation", _snapshot(self.model)
-        test_loss, test_accuracy = evaluate(self.model, stoppable(self.test_loader, self.stop), self.loss_fn)
+        val_loss, val_accuracy = evaluate(self.model, stoppable(self.val_loader, self.stop), self.loss_fn)
         with critical(self.stop):
             self.phase = "between epochs"
-            _close_epoch(history, test_loss, test_accuracy)
+            _close_epoch(history, val_loss, val_accuracy)
             if self.scheduler is not None and self.scheduler_step == "epoch":
                 if isinstance(self.scheduler, ReduceLROnPlateau):
-                    self.scheduler.step(test_loss)
+                    self.scheduler.step(val_loss)
                 else:
                     self.scheduler.step()
 
@@ -385,12 +387,12 @@ class _Run:
                       stacklevel=3)
 
 
-def _close_epoch(history: History, test_loss: float, test_accuracy: float) -> None:
+def _close_epoch(history: History, val_loss: float, val_accuracy: float) -> None:
     """Move the finished epoch from the ``partial_*`` fields into the per-epoch lists."""
     losses = history.step_loss[len(history.step_loss) - history.partial_steps:]
     history.train_loss.append(sum(losses) / len(losses))
-    history.test_loss.append(test_loss)
-    history.test_accuracy.append(test_accuracy)
+    history.val_loss.append(val_loss)
+    history.val_accuracy.append(val_accuracy)
     history.seconds.append(history.partial_seconds)
     history.lr.append(history.partial_lr)
     history.partial_steps, history.partial_seconds, history.partial_lr, history.partial_trained = 0, 0.0, None, False
@@ -407,20 +409,23 @@ def _validate_fit_arguments(optimizer: torch.optim.Optimizer, num_epochs: Any, s
     if scheduler is not None and getattr(scheduler, "optimizer", optimizer) is not optimizer:
         raise ValueError("scheduler must be built on the optimizer given to fit, e.g. StepLR(optimizer, ...)")
     if isinstance(scheduler, ReduceLROnPlateau) and scheduler_step == "batch":
-        raise ValueError("scheduler_step must be 'epoch' for ReduceLROnPlateau: it needs the test loss, "
+        raise ValueError("scheduler_step must be 'epoch' for ReduceLROnPlateau: it needs the validation loss, "
                          "which fit measures once per epoch")
     return num_epochs, check_every
 
 
-def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn: Callable,
+def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn: Callable,
         optimizer: torch.optim.Optimizer, num_epochs: int, *, history: History | None = None,
         scheduler: Any = None, scheduler_step: str = "epoch", progress: bool = False,
         on_epoch_end: Callable[[History], None] | None = None, check_every: int = 50) -> History:
-    """Train until ``history`` holds ``num_epochs`` epochs, evaluating on ``test_loader`` after each.
+    """Train until ``history`` holds ``num_epochs`` epochs, evaluating on ``val_loader`` after each.
+
+    ``val_loader`` serves held-out examples to choose by (a validation split of the training data); keep
+    the test set for one final :func:`evaluate`, after every choice is made.
 
     - Labels must be class indices of shape (N,) (checked on the first batch of each pass).
     - Schedulers: with ``scheduler_step="epoch"`` (the default) ``scheduler.step()`` runs once after
-      every epoch's evaluation, and ``ReduceLROnPlateau`` gets ``scheduler.step(test_loss)``; with
+      every epoch's evaluation, and ``ReduceLROnPlateau`` gets ``scheduler.step(val_loss)``; with
       ``scheduler_step="batch"`` it runs after every optimizer step (warm-up, ``OneCycleLR``; count
       its total steps as ``num_epochs * len(train_loader)``). ``history.lr`` is the lr an epoch started with.
     - Ctrl-C (Jupyter's stop button) is honoured before the next step or evaluation batch (a second
@@ -443,7 +448,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn
         set_rng_states(history.generators)
         history.generators = None
     with StopRequests() as stop:
-        run = _Run(model, train_loader, test_loader, loss_fn, optimizer, history, stop, scheduler=scheduler,
+        run = _Run(model, train_loader, val_loader, loss_fn, optimizer, history, stop, scheduler=scheduler,
                    scheduler_step=scheduler_step, progress=progress, check_every=check_every)
         epochs = tqdm(total=num_epochs, initial=min(history.num_epochs, num_epochs), desc="epochs",
                       disable=not progress)
@@ -451,7 +456,7 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable, loss_fn
             while history.num_epochs < num_epochs:
                 run.epoch()
                 epochs.update()
-                epochs.set_postfix(loss=f"{history.train_loss[-1]:.4f}", acc=f"{history.test_accuracy[-1]:.3f}")
+                epochs.set_postfix(loss=f"{history.train_loss[-1]:.4f}", acc=f"{history.val_accuracy[-1]:.3f}")
                 if on_epoch_end is not None:
                     on_epoch_end(history)
                 stop.check()

@@ -7,6 +7,8 @@ import time
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torchvision import transforms
 
 from lessons_src import data
@@ -17,6 +19,7 @@ from lessons_src.data import (
     provision_fashion_mnist,
     raw_dir,
     to_tensors,
+    train_validation_split,
     validate_idx_file,
 )
 from tests.idx_fixtures import idx_bytes, write_fake_fashion_mnist
@@ -155,3 +158,21 @@ def test_to_tensors_equals_to_tensor_transform(tmp_path):
 def test_to_tensors_rejects_other_datasets():
     with pytest.raises(TypeError, match="MNIST-style"):
         to_tensors(torch.utils.data.TensorDataset(torch.zeros(3, 2)))
+
+
+@given(num_samples=st.integers(2, 300), data=st.data())
+def test_train_validation_split_is_a_seeded_partition_in_ascending_order(num_samples, data):
+    num_val = data.draw(st.integers(1, num_samples - 1))
+    train, val = train_validation_split(num_samples, num_val, seed=3)
+    assert len(val) == num_val and len(train) == num_samples - num_val
+    assert torch.equal(torch.cat([train, val]).sort().values, torch.arange(num_samples))
+    assert torch.equal(train, train.sort().values) and torch.equal(val, val.sort().values)
+    again = train_validation_split(num_samples, num_val, seed=3)
+    assert torch.equal(again[0], train) and torch.equal(again[1], val)
+
+
+def test_train_validation_split_depends_on_the_seed_and_refuses_an_empty_part():
+    assert not torch.equal(train_validation_split(1000, 100, seed=0)[1], train_validation_split(1000, 100, seed=1)[1])
+    for bad in (0, 1000, True, 2.5):
+        with pytest.raises(ValueError, match="num_val must be"):
+            train_validation_split(1000, bad)

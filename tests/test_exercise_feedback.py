@@ -94,3 +94,40 @@ def test_compare_prediction_comments_and_never_fails():
     assert checks.compare_prediction([4, 1], {1, 4}, what="a set")
     assert not checks.compare_prediction([1], {1, 4}, what="a set")
     assert not checks.compare_prediction(3, {3}, what="a set")
+
+
+def _mlp_class(*layers_after_flatten, placeholder=False):
+    """A learner's class whose forward flattens, then runs these layers (or is still the `...`)."""
+    class LearnerMLP(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(torch.nn.Flatten(), *layers_after_flatten)
+
+        def forward(self, x):
+            return self.layers(x)
+
+    class Untouched(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+
+        def forward(self, x):
+            ...
+
+    return Untouched if placeholder else LearnerMLP
+
+
+def test_the_model_class_check_accepts_the_tutorial_network_and_diagnoses_each_departure():
+    L, R = torch.nn.Linear, torch.nn.ReLU
+    right = _mlp_class(L(784, 512), R(), L(512, 512), R(), L(512, 10))
+    assert checks.check_model_class(right)
+    assert "no answer yet" in repr(checks.check_model_class(_mlp_class(placeholder=True)))
+    verdicts = {
+        "clips the logits": _mlp_class(L(784, 512), R(), L(512, 512), R(), L(512, 10), R()),
+        "layer sizes": _mlp_class(L(784, 128), R(), L(128, 10)),
+        "which layers an activation": _mlp_class(L(784, 512), L(512, 512), R(), R(), L(512, 10)),
+        "not one row of 10": _mlp_class(L(784, 512), R(), L(512, 512), R(), L(512, 3)),
+    }
+    for expected, cls in verdicts.items():
+        verdict = checks.check_model_class(cls)
+        assert not verdict and expected in repr(verdict) and "Hint" in repr(verdict), repr(verdict)
+    assert "subclass of nn.Module" in repr(checks.check_model_class(int))

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # the lessons whose "Predict" prompts each come with a `my_... = ...` cell that a later cell compares
-PREDICTING = ("01", "02", "03", "04", "06")
+PREDICTING = ("01", "02", "03", "04", "05", "06")
 
 COMMENTED_HEADING = re.compile(r"^\s*#\s*#{1,3}\s", re.MULTILINE)  # e.g. "# ## 5. Other landscapes"
 SECTION = re.compile(r"^## (\d+)\. ", re.MULTILINE)

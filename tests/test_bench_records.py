@@ -1,0 +1,50 @@
+"""The numbers the README and lesson 05 quote about training are the ones the bench scripts recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def record(name: str) -> dict:
+    return json.loads((ROOT / "bench" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def performance_row(label: str) -> str:
+    """The README's Performance row whose first cell starts with ``label``."""
+    rows = [line for line in README.splitlines() if line.startswith(f"| {label}")]
+    assert len(rows) == 1, f"expected one Performance row starting {label!r}, found {len(rows)}"
+    return rows[0]
+
+
+def spread(s: dict) -> str:
+    return f"{s['mean']:.1f} ± {s['std']:.1f} %"
+
+
+def test_the_loader_speed_row_is_training_speed_json():
+    speed = record("training_speed")
+    slow = speed["train epoch, DataLoader + ToTensor (s): median, min"][0]
+    fast = speed["train epoch, TensorLoader (s): median, min"][0]
+    row = performance_row("one epoch of lesson 05")
+    assert f"{slow} s vs {fast} s ({speed['speed-up (medians)']}×" in row, row
+    assert speed["max |loss difference| over one epoch"] == 0 and "identical losses" in row
+
+
+def test_the_recipe_rows_are_training_recipes_json_and_the_good_recipe_time_is_training_speed_json():
+    recipes, speed = record("training_recipes"), record("training_speed")
+    good = performance_row("the good recipe")
+    assert f"{speed['good recipe: training seconds for 7 epochs (evaluation excluded)']} s" in good, good
+    assert spread(recipes["good"]["after 7 epochs"]) + " validation" in good, good
+    assert spread(recipes["good"]["test accuracy, measured once at the end"]) + " test" in good, good
+    official = performance_row("the official recipe")
+    assert spread(recipes["official"]["after 10 epochs"]) + " validation" in official, official
+
+
+def test_the_batchnorm_row_is_training_batchnorm_json():
+    gains = record("training_batchnorm")["gain over raw pixels, per seed (points), after epochs 1, 3, 10"]
+    means = [sum(g) / len(g) for g in gains["BatchNorm2d(1) on the input"]]
+    row = performance_row("source tutorial 003")
+    assert "+{:.1f} points after 1 epoch, +{:.1f} after 3, +{:.1f} after 10".format(*means) in row, row
