@@ -321,7 +321,7 @@ class OptimizerComparison(Explorer):
                                                    readout_format=".4f", continuous_update=False)
                            for n in OPTIMIZER_NAMES}
         self.momentum_slider = StrictFloatSlider(value=0.9, min=0.0, max=0.99, step=0.01,
-                                                 description="γ (mom., Nest.)", readout_format=".2f",
+                                                 description="momentum γ", readout_format=".2f",
                                                  continuous_update=False)
         self.steps_slider = StrictIntSlider(min=0, max=1000, description="steps")
         self.readout = widgets.HTML()

@@ -1,31 +1,38 @@
-"""The widget notebooks in real JupyterLab, in real (headless) Chromium.
+"""Every notebook, run in the JupyterLab that `./course lab` starts, in real (headless) Chromium.
 
-The test starts its own JupyterLab on 127.0.0.1 over a temporary copy of the notebooks, opens each
-notebook that has a live widget, runs all cells, moves a slider (and clicks on a figure), and
-checks that the figure's pixels changed and that no widget failed to render. Screenshots go to
+One server (``tests/browser_lab.py``: `./course lab` on a copy of the checkout) serves every notebook in
+``notebooks/``. For each notebook the test opens it in a fresh workspace, runs all cells and checks that
+every image loaded, the server answered no request with 404, and no widget failed to render or cell
+raised. Then, for every explorer (an output with a live ipympl figure and its controls), at 1280×720 and
+at 800×900, both with the file browser open as a fresh workspace shows it: every control is visible and
+usable (a slider's track at least 120 px wide), the figures are not cut off, and at 1280×720 moving the
+first slider with the keyboard redraws the figure. Screenshots and the measurements go to
 ``artifacts/browser/``. Without Chromium (``/usr/bin/chromium`` or ``$CHROMIUM``) the tests skip.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
+import re
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.browser_lab import CHROMIUM, ROOT, chromium, course_lab, not_found
+
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+VIEWPORTS = ({"width": 1280, "height": 720}, {"width": 800, "height": 900})
+RUN_TIMEOUT_S = 480  # lesson 05 trains for about a minute on 2 idle cores; the test machine is often busy
+MIN_TRACK_PX = 120  # a slider's track narrower than this cannot be set with any precision
+# How many explorers each notebook shows; a notebook not named here has none. An explorer that does not
+# render is missed by the layout checks, so its absence must fail.
+EXPLORERS = {"00_setup_check": 1, "01_gradient_descent": 1, "03_momentum_and_optim": 2, "04_minibatches": 1}
+CLICK_TO_START = {"01_gradient_descent"}  # a click on this notebook's first figure starts a new path there
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
+# what a widget shows when JupyterLab cannot render it: its Python repr, e.g. `Canvas(toolbar=…)`
+RAW_WIDGET = re.compile(r"^\s*(Canvas\(|[A-Z]\w*\(children=)")
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -33,206 +40,362 @@ pytestmark = pytest.mark.skipif(
            "(or set CHROMIUM=/path/to/chromium)",
 )
 
+PANEL = ".jp-NotebookPanel:visible"
+# an explorer: one cell output holding an ipympl figure and at least one control
+EXPLORER = (f"{PANEL} .jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output"
+            ":has(.jupyter-matplotlib-canvas-div)"
+            ":has(.widget-slider, .widget-button, .widget-checkbox, .widget-dropdown)")
+CANVAS = ".jupyter-matplotlib-canvas-div"
 
-@dataclass(frozen=True)
-class WidgetNotebook:
-    """A notebook with a live figure, and how to poke it."""
-
-    name: str
-    slider: str  # the description label of the slider to move
-    canvas_index: int  # which ipympl figure on the page to watch (in page order)
-    click_canvas: bool = False  # also click inside that figure
-
-
-WIDGET_NOTEBOOKS = [
-    WidgetNotebook("00_setup_check.ipynb", slider="frequency", canvas_index=0),
-    WidgetNotebook("01_gradient_descent.ipynb", slider="lr", canvas_index=0, click_canvas=True),
-    WidgetNotebook("03_momentum_and_optim.ipynb", slider="momentum γ", canvas_index=0),
-    WidgetNotebook("04_minibatches.ipynb", slider="batch size", canvas_index=0),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def lab_settings(folder: Path) -> Path:
-    """User settings that keep JupyterLab quiet and read-only: no news, no update check, no autosave."""
-    settings = {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-            {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
-        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-        # render every cell, so prompts and figures below the fold exist in the page
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+# Waits for every <img> in the notebook (scrolled to, since the browser may load them lazily) and reports each.
+IMAGES_JS = """async (panel) => {
+  const report = [];
+  for (const img of panel.querySelectorAll('img')) {
+    img.scrollIntoView({block: 'center'});
+    if (!img.complete) {
+      await new Promise(done => {
+        img.addEventListener('load', done, {once: true});
+        img.addEventListener('error', done, {once: true});
+        setTimeout(done, 15000);
+      });
     }
-    for name, values in settings.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    return folder
+    report.push({src: (img.getAttribute('src') || '').slice(0, 100), alt: img.alt, naturalWidth: img.naturalWidth});
+  }
+  return report;
+}"""
+
+# Measures one explorer's layout. A box is cut off where an ancestor that hides overflow ends before the
+# box does; scrolling the notebook up and down is fine (the notebook's own scroller is ignored vertically).
+# A figure may also scroll sideways, but only in a scroll box of its own, whose scrollbar sits under it;
+# a control must be visible as it is, and on top (the point at its centre belongs to it).
+LAYOUT_JS = """(output) => {
+  const outer = output.closest('.jp-WindowedPanel-outer');
+  const CONTROLS = '.widget-button, .widget-toggle-button, .widget-checkbox, .widget-dropdown, '
+                 + '.widget-toggle-buttons, .widget-text, .widget-select';
+  const round = r => ({x: Math.round(r.left), y: Math.round(r.top), width: Math.round(r.width),
+                       height: Math.round(r.height)});
+  const name = e => e.tagName.toLowerCase() + [...e.classList].slice(0, 4).map(c => '.' + c).join('');
+  const text = e => (e.textContent || '').replace(/\u200b/g, '').trim();
+  const label = e => {  // the first piece of text the control shows: its description, or its button's words
+    const parts = [...e.querySelectorAll('.widget-label, .widget-label-basic, button')].map(text);
+    return (parts.find(Boolean) || text(e)).slice(0, 40);
+  };
+  // measure as the page first shows it: clicks and focus may have scrolled boxes sideways
+  for (let a = output; a && a !== outer; a = a.parentElement) a.scrollLeft = 0;
+  for (const e of output.querySelectorAll('*')) if (e.scrollLeft) e.scrollLeft = 0;
+  function cuts(e, isFigure) {  // the innermost ancestor that cuts e off, or null
+    let r = e.getBoundingClientRect();
+    for (let a = e.parentElement; a; a = a.parentElement) {
+      const style = getComputedStyle(a), box = a.getBoundingClientRect();
+      const left = box.left + a.clientLeft, top = box.top + a.clientTop;
+      const right = left + a.clientWidth, bottom = top + a.clientHeight;
+      const cutX = style.overflowX !== 'visible' && (r.left < left - 1 || r.right > right + 1);
+      const cutY = a !== outer && style.overflowY !== 'visible' && (r.top < top - 1 || r.bottom > bottom + 1);
+      if (cutX || cutY) {
+        const scrolls = (!cutX || ['auto', 'scroll'].includes(style.overflowX))
+                     && (!cutY || ['auto', 'scroll'].includes(style.overflowY));
+        const ownBox = a.querySelectorAll('.jupyter-matplotlib-canvas-div').length === 1
+                    && !a.querySelector('.widget-slider, ' + CONTROLS);
+        if (!(isFigure && scrolls && ownBox)) {
+          return {by: name(a), visible: round({left, top, width: right - left, height: bottom - top}),
+                  overflow: style.overflowX + ' / ' + style.overflowY, scrolls,
+                  scrollSize: [a.scrollWidth, a.scrollHeight]};
+        }
+        r = {left, top, right, bottom, width: right - left, height: bottom - top};  // what its scroll box shows
+      }
+      if (a === outer) break;
+    }
+    if (r.left < -1 || r.right > innerWidth + 1) {
+      return {by: 'the window', visible: {x: 0, y: 0, width: innerWidth, height: innerHeight}};
+    }
+    return null;
+  }
+  function onTop(e) {  // scroll the notebook (only up or down) until e is in view, then hit-test its centre
+    let r = e.getBoundingClientRect();
+    const o = outer.getBoundingClientRect();
+    outer.scrollTop += (r.top + r.height / 2) - (o.top + o.height / 2);
+    r = e.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return !!hit && (e.contains(hit) || hit.contains(e));
+  }
+  const shown = selector => [...output.querySelectorAll(selector)].filter(e => e.getClientRects().length);
+  const sliders = shown('.widget-slider').map(s => {
+    const track = s.querySelector('.noUi-target');
+    const r = s.getBoundingClientRect();
+    const item = {label: label(s), box: round(r), track: track ? round(track.getBoundingClientRect()) : null,
+                  cut: cuts(s, false)};
+    item.onTop = !!track && track.getBoundingClientRect().width > 0 && onTop(track);
+    return item;
+  });
+  const controls = shown(CONTROLS).map(c => {
+    const r = c.getBoundingClientRect();
+    return {kind: [...c.classList].find(k => k.startsWith('widget-') && k !== 'widget-inline-hbox'),
+            label: label(c), box: round(r), cut: cuts(c, false), onTop: r.width > 0 && r.height > 0 && onTop(c)};
+  });
+  const figures = shown('.jupyter-matplotlib-canvas-div').map(f => {
+    const canvas = f.querySelector('canvas');
+    return {box: round(f.getBoundingClientRect()),
+            canvas: canvas ? {...round(canvas.getBoundingClientRect()), pixels: [canvas.width, canvas.height]} : null,
+            cut: cuts(f, true)};
+  });
+  return {sliders, controls, figures};
+}"""
+
+
+def layout_problems(where: str, layout: dict) -> list[str]:
+    """What is wrong with one explorer's measured layout, one line per fault, with the numbers."""
+    problems = []
+    for slider in layout["sliders"]:
+        what = f"{where}: slider '{slider['label']}'"
+        if slider["track"] is None:
+            problems.append(f"{what} has no track (.noUi-target)")
+        elif slider["track"]["width"] < MIN_TRACK_PX:
+            problems.append(f"{what}: track {slider['track']['width']} px wide (< {MIN_TRACK_PX}), "
+                            f"slider box {slider['box']}")
+        elif not slider["onTop"]:
+            problems.append(f"{what}: its track is covered by another element")
+        if cut := slider["cut"]:
+            problems.append(f"{what} at {slider['box']} is cut off by {cut['by']}, which shows {cut['visible']}")
+    for control in layout["controls"]:
+        what = f"{where}: {control['kind']} '{control['label']}'"
+        if control["box"]["width"] < 10 or control["box"]["height"] < 10:
+            problems.append(f"{what} is too small to use: {control['box']}")
+        elif not control["onTop"]:
+            problems.append(f"{what} at {control['box']} is covered by another element")
+        if cut := control["cut"]:
+            problems.append(f"{what} at {control['box']} is cut off by {cut['by']}, which shows {cut['visible']}")
+    for index, figure in enumerate(layout["figures"]):
+        what = f"{where}: figure {index}"
+        if figure["canvas"] is None or min(figure["box"]["width"], figure["box"]["height"]) < 50:
+            problems.append(f"{what} has no visible canvas: {figure}")
+        if cut := figure["cut"]:
+            how = "is cut off by" if not cut.get("scrolls") else "scrolls only together with other content in"
+            problems.append(f"{what} at {figure['box']} {how} {cut['by']}, which shows {cut['visible']}"
+                            + (f" of {cut['scrollSize']} px" if cut.get("scrolls") else ""))
+    return problems
 
 
 @pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory):
-    """A JupyterLab server over a copy of notebooks/ (so nothing in the repository changes)."""
-    workdir = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "notebooks", workdir / "notebooks")
-    shutil.copytree(ROOT / "figures", workdir / "figures")
-    shutil.copytree(ROOT / "bench", workdir / "bench")  # lesson 04 reads a benchmark record from ../bench
-    port, token = free_port(), secrets.token_hex(16)
-    env = os.environ | {"JUPYTERLAB_SETTINGS_DIR": str(lab_settings(workdir / "settings")),
-                        "JUPYTER_CONFIG_DIR": str(workdir / "config")}
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir}",
-               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = (workdir / "lab.log").open("w")
-    server = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"JupyterLab did not start:\n{(workdir / 'lab.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield base, token
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+def lab(tmp_path_factory):
+    """`./course lab` on a copy of the checkout: one server for every notebook."""
+    with course_lab(tmp_path_factory.mktemp("lab")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+    pytest.importorskip("playwright.sync_api")
+    with chromium() as chromium_browser:
+        yield chromium_browser
 
 
-def list_kernels(base: str, token: str) -> list[dict]:
-    with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5) as response:
-        return json.load(response)
-
-
-def kernels_idle(base: str, token: str) -> bool:
-    """True when this notebook's kernel (the only one: each test shuts its kernel down) is idle."""
-    kernels = list_kernels(base, token)
-    return len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
-
-
-def shutdown_kernels(base: str, token: str) -> None:
-    for kernel in list_kernels(base, token):
-        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE")
-        urllib.request.urlopen(request, timeout=10).close()
-
-
-def wait_until(condition, timeout_s: float, what: str) -> None:
+def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.5, detail=lambda: "") -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout_s`` naming ``what`` (and ``detail()``)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.5)
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what} {detail()}".rstrip())
+        time.sleep(interval_s)
+
+
+def kernel_idle(lab) -> bool:
+    """This notebook's kernel (the server's only one: each test shuts its kernel down) is idle."""
+    kernels = lab.kernels()
+    return len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
 
 
 def prompts(page) -> list[str]:
-    cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell .jp-InputPrompt")
-    return [p.strip() for p in cells.all_inner_texts()]
+    return [p.strip() for p in page.locator(f"{PANEL} .jp-CodeCell .jp-InputPrompt").all_inner_texts()]
 
 
-def run_all_cells(page, base: str, token: str, timeout_s: float = 150) -> None:
-    """Run → Run All Cells once the kernel is up, then wait for every cell's number and an idle kernel."""
-    wait_until(lambda: kernels_idle(base, token), 60, "the kernel to start")
-    page.locator(".jp-NotebookPanel .jp-Spinner").wait_for(state="detached", timeout=60_000)
-    page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the current widget
+def unfinished(page, lab) -> str:
+    """Which code cells have not run (number in page order: prompt, first line) and the kernel's state."""
+    cells = page.locator(f"{PANEL} .jp-CodeCell")
+    waiting = [f"code cell {i}: {p!r} {cells.nth(i).locator('.jp-InputArea-editor').inner_text()[:60]!r}"
+               for i, p in enumerate(prompts(page)) if p in ("[ ]:", "[*]:", "")]
+    return "; ".join(waiting[:5]) + f" ({len(waiting)} cells); kernels: {lab.kernels()}"
+
+
+def first_error(page) -> str | None:
+    """The text of the first traceback on the page (JupyterLab shows a cell's error as stderr), if any."""
+    stderr = page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                          has_text="Traceback")
+    return stderr.first.inner_text()[-2000:] if stderr.count() else None
+
+
+def run_all(page, lab) -> float:
+    """Run → Run All Cells once the kernel is up; wait for every cell's number and an idle kernel."""
+    wait_until(lambda: kernel_idle(lab), 120, "the kernel to start")
+    page.locator(f"{PANEL} .jp-Spinner").wait_for(state="detached", timeout=60_000)
+    page.locator(f"{PANEL} .jp-Cell").first.click()  # make the notebook the current widget
     for _attempt in range(3):
         page.locator(".lm-MenuBar-item", has_text="Run").first.click()
         page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
         try:
-            wait_until(lambda: any(p != "[ ]:" for p in prompts(page)), 10, "the first cell to start")
+            wait_until(lambda: any(p != "[ ]:" for p in prompts(page)), 20, "the first cell to start")
             break
         except pytest.fail.Exception:
             page.keyboard.press("Escape")
-    wait_until(lambda: all(p not in ("[ ]:", "[*]:", "") for p in prompts(page)) and kernels_idle(base, token),
-               timeout_s, "every cell to run")
+    start = time.monotonic()
+    stalled_since = None
+
+    def finished() -> bool:
+        nonlocal stalled_since
+        if error := first_error(page):
+            pytest.fail(f"a cell raised:\n{error}")
+        now, idle = prompts(page), kernel_idle(lab)
+        if idle and "[*]:" not in now and "[ ]:" in now:  # Run All stopped before the end
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 20:
+                pytest.fail(f"Run All stopped: {unfinished(page, lab)}")
+        else:
+            stalled_since = None
+        return all(p not in ("[ ]:", "[*]:", "") for p in now) and idle
+
+    wait_until(finished, RUN_TIMEOUT_S, "every cell to run", interval_s=1, detail=lambda: unfinished(page, lab))
+    return time.monotonic() - start
 
 
-def canvas(page, index: int):
-    return page.locator(".jupyter-matplotlib-canvas-div:visible").nth(index)
+def output_faults(page) -> list[str]:
+    """Widgets that failed to render, raw widget reprs, tracebacks on stderr."""
+    faults = []
+    text = "\n".join(page.locator(f"{PANEL} .jp-OutputArea").all_inner_texts())
+    faults += [f"the page shows '{error}'" for error in WIDGET_ERRORS if error in text]
+    for output in page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='text/plain']").all_inner_texts():
+        if RAW_WIDGET.match(output):
+            faults.append(f"a widget shows as text, not rendered: {output[:120]!r}")
+    stderr = page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    faults += [f"a traceback on stderr:\n{text[-1500:]}" for text in stderr.all_inner_texts() if "Traceback" in text]
+    return faults
 
 
-def wait_for_new_pixels(locator, before: bytes, timeout_s: float = 10) -> bytes:
+def open_file_browser(page) -> None:
+    """The left panel open on the file browser (a fresh workspace opens it; make sure)."""
+    if not page.locator("#jp-left-stack #filebrowser").is_visible():
+        page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="filebrowser"]').click()
+    page.locator("#jp-left-stack #filebrowser").wait_for(state="visible", timeout=10_000)
+
+
+def settle(page) -> None:
+    """Let JupyterLab and the widgets lay themselves out after a resize."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    time.sleep(1.5)
+
+
+def changed_pixels(explorer, before: list[bytes], timeout_s: float = 15) -> bool:
+    """Whether any figure of the explorer shows other pixels than ``before`` within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        after = locator.screenshot()
-        if after != before:
-            return after
+        if figure_pixels(explorer) != before:
+            return True
         time.sleep(0.25)
-    return before
+    return False
 
 
-@pytest.mark.parametrize("notebook", WIDGET_NOTEBOOKS, ids=lambda n: n.name)
-def test_widgets_render_and_respond(jupyterlab, browser, notebook):
-    base, token = jupyterlab
+def figure_pixels(explorer) -> list[bytes]:
+    return [figure.screenshot(timeout=10_000) for figure in explorer.locator(CANVAS).all() if figure.is_visible()]
+
+
+def poke(page, stem: str, index: int, explorer) -> list[str]:
+    """Move the explorer's first slider with the keyboard (and click the figure where that does something)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    problems = []
+    slider = explorer.locator(".widget-slider").first
+    readout = slider.locator(".widget-readout")
+    before, value = figure_pixels(explorer), readout.inner_text()
+    if not before:
+        return [f"explorer {index}: no figure to watch (none visible)"]
+    slider.locator(".noUi-handle").focus()  # the keyboard, not the mouse: the layout checks cover the mouse
+    for key in ("ArrowLeft", "ArrowRight"):  # whichever way the slider can still move
+        for _ in range(6):
+            page.keyboard.press(key)
+        if readout.inner_text() != value:
+            break
+    label = slider.locator(".widget-label").inner_text()
+    if readout.inner_text() == value:
+        problems.append(f"explorer {index}: the keyboard did not move slider '{label}'")
+    elif not changed_pixels(explorer, before):
+        problems.append(f"explorer {index}: moving '{label}' from {value} to {readout.inner_text()} "
+                        "did not change the figure")
+    if stem in CLICK_TO_START and index == 0:
+        figure = explorer.locator(CANVAS).first
+        before = figure_pixels(explorer)
+        box = figure.bounding_box()
+        try:
+            figure.click(position={"x": box["width"] * 0.28, "y": box["height"] * 0.7}, timeout=10_000)
+        except PlaywrightTimeout:
+            problems.append(f"explorer {index}: the figure cannot be clicked (covered or moving)")
+        else:
+            if not changed_pixels(explorer, before):
+                problems.append(f"explorer {index}: clicking the figure did not change it")
+    return problems
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_notebook_in_course_lab(lab, browser, notebook: Path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    stem = notebook.name.removesuffix(".ipynb")
-    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    stem = notebook.stem
+    for old in ARTIFACTS.glob(f"{stem}-*"):
+        old.unlink()
+    log_start = lab.log_size()
+    page = browser.new_page(viewport=VIEWPORTS[0])
+    report: dict = {"notebook": notebook.name}
     try:
         # a fresh workspace per notebook, so no other notebook's tab is restored beside it
-        url = f"{base}/lab/workspaces/{stem}/tree/notebooks/{notebook.name}?reset&token={token}"
-        page.goto(url, wait_until="domcontentloaded")
-        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-        run_all_cells(page, base, token)
+        page.goto(lab.url(f"/lab/workspaces/{stem}/tree/notebooks/{notebook.name}?reset"),
+                  wait_until="domcontentloaded")
+        page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
+        report["run_s"] = round(run_all(page, lab), 1)
 
-        figure = canvas(page, notebook.canvas_index)
-        figure.wait_for(state="visible", timeout=30_000)
-        figure.scroll_into_view_if_needed()
-        time.sleep(1.0)  # let the first frame arrive
-        before = figure.screenshot()
-        page.screenshot(path=str(ARTIFACTS / f"{stem}-before.png"))
+        explorers = page.locator(EXPLORER)
+        expected = EXPLORERS.get(stem, 0)
+        deadline = time.monotonic() + 60  # widgets render after their cell has finished
+        while explorers.count() < expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+        settle(page)
+        images = page.locator(PANEL).evaluate(IMAGES_JS)
+        report["images"] = images
+        broken = [image for image in images if image["naturalWidth"] == 0]
+        faults = [f"image did not load: {image}" for image in broken] + output_faults(page)
+        if explorers.count() != expected:
+            faults.append(f"{explorers.count()} explorers on the page, expected {expected} "
+                          "(a new explorer? add it to EXPLORERS)")
 
-        slider = page.locator(".widget-slider", has=page.locator("label", has_text=notebook.slider)).first
-        slider.locator(".noUi-handle").click()
-        for _ in range(6):
-            page.keyboard.press("ArrowLeft")
-        after_slider = wait_for_new_pixels(figure, before)
-        assert after_slider != before, f"{notebook.name}: moving '{notebook.slider}' did not change the figure"
+        layout_faults = []
+        for viewport in VIEWPORTS:
+            size = f"{viewport['width']}x{viewport['height']}"
+            page.set_viewport_size(viewport)
+            open_file_browser(page)
+            settle(page)
+            for index in range(explorers.count()):
+                explorer = explorers.nth(index)
+                explorer.scroll_into_view_if_needed()
+                layout = explorer.evaluate(LAYOUT_JS)
+                report[f"{size} explorer {index}"] = layout
+                layout_faults += layout_problems(f"{size} explorer {index}", layout)
+                explorer.scroll_into_view_if_needed()
+                explorer.screenshot(path=str(ARTIFACTS / f"{stem}-{size}-explorer{index}.png"))
+                if viewport is VIEWPORTS[0]:
+                    if index == 0:  # the README's screenshots are taken from these
+                        explorer.screenshot(path=str(ARTIFACTS / f"{stem}-widget.png"))
+                    faults += poke(page, stem, index, explorer)
+            if explorers.count():
+                explorers.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / f"{stem}-{size}.png"))
 
-        if notebook.click_canvas:
-            box = figure.bounding_box()
-            figure.click(position={"x": box["width"] * 0.28, "y": box["height"] * 0.7})
-            after_click = wait_for_new_pixels(figure, after_slider)
-            assert after_click != after_slider, f"{notebook.name}: clicking the figure did not change it"
-
-        figure.screenshot(path=str(ARTIFACTS / f"{stem}-figure.png"))
-        page.locator(".jp-OutputArea-output", has=figure).first.screenshot(path=str(ARTIFACTS / f"{stem}-widget.png"))
-        page.screenshot(path=str(ARTIFACTS / f"{stem}-after.png"), full_page=True)
-        text = "\n".join(page.locator(".jp-NotebookPanel:visible .jp-OutputArea").all_inner_texts())
-        for error in WIDGET_ERRORS:
-            assert error not in text, f"{notebook.name}: the page shows '{error}'"
-        assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                                has_text="Traceback").count()
-    except Exception:
+        missing = not_found(lab.log(log_start))
+        faults += [f"the server answered 404 for {url}" for url in missing]
+        report["faults"], report["layout_faults"] = faults, layout_faults
+        assert not faults + layout_faults, f"{notebook.name}:\n" + "\n".join(faults + layout_faults)
+    except (Exception, pytest.fail.Exception):
         page.screenshot(path=str(ARTIFACTS / f"{stem}-failure.png"))
         dialogs = page.locator(".jp-Dialog").all_inner_texts()
         if dialogs:
             pytest.fail(f"{notebook.name}: JupyterLab showed a dialog: {dialogs}")
         raise
     finally:
+        (ARTIFACTS / f"{stem}-report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
         page.close()
-        shutdown_kernels(base, token)
+        lab.shutdown_kernels()
+        wait_until(lambda: not lab.kernels(), 30, "the kernel to shut down")
