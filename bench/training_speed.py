@@ -53,7 +53,7 @@ def good_recipe(X, y, X_val, y_val, seed: int = 0):
     model = TutorialMLP()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[6], gamma=0.1)
-    return fit(model, TensorLoader(normalize(X), y, 128, shuffle=True, seed=seed),
+    return fit(model, TensorLoader(normalize(X), y, 64, shuffle=True, seed=seed),
                TensorLoader(normalize(X_val), y_val, 1000), nn.CrossEntropyLoss(), optimizer, 7,
                scheduler=scheduler)
 

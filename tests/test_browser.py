@@ -377,12 +377,15 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
                 explorer.scroll_into_view_if_needed()
                 explorer.screenshot(path=str(ARTIFACTS / f"{stem}-{size}-explorer{index}.png"))
                 if viewport is VIEWPORTS[0]:
-                    if index == 0:  # the README's screenshots are taken from these
-                        explorer.screenshot(path=str(ARTIFACTS / f"{stem}-widget.png"))
                     faults += poke(page, stem, index, explorer)
             if explorers.count():
                 explorers.first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / f"{stem}-{size}.png"))
+        if explorers.count():  # the README's screenshot: a projector's width, tall enough for a whole explorer
+            page.set_viewport_size({"width": 1280, "height": 1500})
+            settle(page)
+            explorers.first.scroll_into_view_if_needed()
+            explorers.first.screenshot(path=str(ARTIFACTS / f"{stem}-widget.png"))
 
         missing = not_found(lab.log(log_start))
         faults += [f"the server answered 404 for {url}" for url in missing]
