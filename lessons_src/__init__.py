@@ -9,6 +9,6 @@ live explorers; ``checks`` and ``code_checks`` for the exercises' self-checks, b
 ``feedback``; ``figures`` for the static figures.
 """
 
-from lessons_src.runtime import pick_device, set_seed
+from lessons_src.runtime import pick_device, set_seed, use_free_cores
 
-__all__ = ["pick_device", "set_seed"]
+__all__ = ["pick_device", "set_seed", "use_free_cores"]

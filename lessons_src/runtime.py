@@ -1,13 +1,17 @@
-"""Reproducibility and device selection."""
+"""Reproducibility, device selection, and how many CPU threads PyTorch uses."""
 
 from __future__ import annotations
 
+import math
+import os
 import random
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from lessons_src.validation import as_int
+from lessons_src.validation import as_int, as_real
 
 
 def set_seed(seed: int) -> None:
@@ -31,3 +35,50 @@ def pick_device(prefer: str | None = None) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy ticks of the whole machine, ticks this process used), from /proc."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(values[:8]) - idle, int(own[11]) + int(own[12])  # utime + stime
+
+
+def busy_cores_elsewhere(sample_seconds: float = 0.3) -> float | None:
+    """How many cores other processes keep busy, measured over ``sample_seconds`` (None without /proc)."""
+    sample_seconds = as_real("sample_seconds", sample_seconds, low=0.05, high=5.0)
+    try:
+        busy0, own0 = _cpu_ticks()
+        start = time.perf_counter()
+        time.sleep(sample_seconds)
+        busy1, own1 = _cpu_ticks()
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK") * (time.perf_counter() - start)
+    return max(0.0, ((busy1 - busy0) - (own1 - own0)) / ticks)
+
+
+def threads_to_use(cores: int, busy_elsewhere: float, most: int) -> int:
+    """The threads that fit in the cores other processes leave free: at least 1, at most ``most``.
+
+    PyTorch's CPU threads wait for each other at the end of every operation, so one thread that
+    shares its core with another program slows all of them; using only the free cores avoids that.
+    """
+    cores, most = as_int("cores", cores, low=1), as_int("most", most, low=1)
+    busy_elsewhere = as_real("busy_elsewhere", busy_elsewhere, low=0.0)
+    return max(1, min(most, cores - math.floor(busy_elsewhere + 0.5)))
+
+
+def use_free_cores(sample_seconds: float = 0.3) -> int:
+    """Set PyTorch's CPU threads to the cores other programs leave free now; returns the number.
+
+    Never more than PyTorch uses already (so ``OMP_NUM_THREADS`` or a server's limit still holds).
+    Where /proc is missing (not Linux), PyTorch's setting stays as it is.
+    """
+    busy = busy_cores_elsewhere(sample_seconds)
+    if busy is not None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(threads_to_use(cores, busy, torch.get_num_threads()))
+    return torch.get_num_threads()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +113,35 @@ def test_gradient_descent_check_accepts_a_loop_and_names_each_slip():
                       (no_start, "start point w₀ is missing"), (stale_gradient, "current point")):
         result = check_gradient_descent(fn)
         assert not result and words in repr(result), (fn.__name__, repr(result))
+
+
+def test_threads_to_use_leaves_busy_cores_alone():
+    from lessons_src.runtime import threads_to_use
+
+    assert threads_to_use(2, 0.0, 2) == 2
+    assert threads_to_use(2, 0.3, 2) == 2  # a little background work: keep both
+    assert threads_to_use(2, 1.0, 2) == 1
+    assert threads_to_use(2, 3.0, 2) == 1  # never fewer than one
+    assert threads_to_use(8, 2.0, 4) == 4  # never more than allowed
+    with pytest.raises(ValueError, match="busy_elsewhere"):
+        threads_to_use(2, -1.0, 2)
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists() or (os.cpu_count() or 1) < 2, reason="needs Linux, 2 cores")
+def test_use_free_cores_sees_a_busy_process():
+    import subprocess
+    import sys
+
+    from lessons_src import use_free_cores
+    from lessons_src.runtime import busy_cores_elsewhere
+
+    before = torch.get_num_threads()
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 20\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.5)
+        assert busy_cores_elsewhere(0.5) > 0.7
+        assert use_free_cores() <= max(1, (os.cpu_count() or 1) - 1)
+    finally:
+        spinner.kill()
+        spinner.wait()
+        torch.set_num_threads(before)
