@@ -136,7 +136,8 @@ def test_use_free_cores_sees_a_busy_process():
     from lessons_src.runtime import busy_cores_elsewhere
 
     before = torch.get_num_threads()
-    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 20\nwhile time.time() < end: pass"])
+    spin = "import time\nend = time.time() + 20\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin])
     try:
         time.sleep(0.5)
         assert busy_cores_elsewhere(0.5) > 0.7
