@@ -26,6 +26,7 @@ from lessons_src.code_checks import (
     check_model_class,
     check_mse_gradient,
     check_tanh_hidden_gradient,
+    check_train_epoch,
     check_train_step,
 )
 from lessons_src.data import CLASS_NAMES
@@ -240,4 +241,4 @@ __all__ = ["CheckResult", "check_accuracy_function", "check_adam_step", "check_a
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",
            "check_pixels_per_image",
            "check_steps_with_and_without_drop_last", "check_tanh_hidden_gradient",
-           "check_train_step", "compare_prediction"]
+           "check_train_epoch", "check_train_step", "compare_prediction"]

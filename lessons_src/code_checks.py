@@ -407,11 +407,21 @@ def _mean_losses(record: list[tuple[float, int]]) -> dict[str, float]:
             "last batch": record[-1][0], "sum": sum(loss for loss, _ in record)}
 
 
+def check_train_epoch(fn: Any) -> CheckResult:
+    """Does the learner's ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean loss?"""
+    return _check_epoch(fn, "train_epoch", "an epoch puts the model in training mode, then for every batch: forward, "
+                        "loss, clean .grad, backward, step; it returns the mean of the batch losses as a number.")
+
+
 def check_fixed_train_epoch(fn: Any) -> CheckResult:
     """Does ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean training loss?"""
-    what = "a fixed train_epoch"
-    hint = "three of this lesson's sections apply: which mode the model must be in, what happens to .grad " \
-           "between batches, and what 'the epoch's loss' means when each batch gives one."
+    return _check_epoch(fn, "a fixed train_epoch", "three of this lesson's sections apply: which mode the model must "
+                        "be in, what happens to .grad between batches, and what 'the epoch's loss' means when each "
+                        "batch gives one.")
+
+
+def _check_epoch(fn: Any, what: str, hint: str) -> CheckResult:
+    """One epoch of ``fn`` against a correct one (a seeded scene with Dropout and BatchNorm); names the usual slips."""
     model, loader = _mistakes_scene(40, seed=9)  # batches of 16, 16 and 8
     references = {}
     for zero_grad in (True, False):
