@@ -9,7 +9,7 @@ and measures, through each student's own JupyterLab server:
    every kernel shares);
 3. lesson 01 for 1 student alone vs 3 students at once;
 4. the loss-surface explorer's redraw (median over 80 ``lr`` changes, headless) in one student's
-   kernel, alone and while the two others run lesson 05's training.
+   kernel, alone and while the two others run lesson 08's training.
 
 From these it prints a capacity table (see ``capacity``) and writes everything to
 ``bench/hub_capacity.json``, with the git commit, each notebook's SHA-256 and the machine's load
@@ -43,8 +43,8 @@ import hub_runtime  # noqa: E402
 from course_hub import hub_processes  # noqa: E402
 
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-LIGHT = [n for n in NOTEBOOKS if n[:2] in ("00", "01", "02", "03", "04")]
-TRAINING = [n for n in NOTEBOOKS if n[:2] in ("05", "06")]
+LIGHT = [n for n in NOTEBOOKS if n[:2] in ("00", "01", "02", "03", "04", "05", "06")]
+TRAINING = [n for n in NOTEBOOKS if n[:2] in ("07", "08", "09", "10")]
 SERVERS = [(2, 24), (4, 16), (8, 32), (16, 64), (32, 128), (64, 256)]  # (cores, GB) rows of the table
 WAIT_BUDGET_S = 120  # the whole class presses Run All at once; everyone is done within this
 OS_RESERVE_MB = 1024  # the operating system, page cache for the data, headroom
@@ -183,8 +183,8 @@ def measure(sessions: dict[str, hub_client.StudentSession], state: Path) -> dict
     report["lesson_01_concurrency"] = {"one_student_s": one, "three_students_s": three,
                                        "slowdown": round(statistics.mean(three) / one, 2)}
 
-    print("explorer redraw alone, then while two students run lesson 05 (training) ...", flush=True)
-    training = "05_training_loop.ipynb"
+    print("explorer redraw alone, then while two students run lesson 08 (training) ...", flush=True)
+    training = "08_faster_and_better.ipynb"
     explorer = hub_client.RemoteKernel(a.server, a.token, notebook_path("01_gradient_descent.ipynb"))
     try:
         explorer.execute(EXPLORER, timeout_s=300)
@@ -198,7 +198,7 @@ def measure(sessions: dict[str, hub_client.StudentSession], state: Path) -> dict
     finally:
         explorer.close()
     report["redraw_lr_ms"] = {"alone": alone, "two_others_training": loaded, "load_average_1min": float(load)}
-    report["lesson_05_two_at_once_s"] = others_s
+    report["training_two_at_once_s"] = others_s
     return report
 
 
@@ -213,7 +213,7 @@ def summarize(report: dict) -> dict:
         return {"student_mb": round(kernel_uss + server_uss, 1), "shared_mb": round(shared, 1),
                 "run_all_s": max(alone[n]["run_all_s"] for n in names)}
 
-    groups = {"lessons 00-04": group(LIGHT), "lessons 05-06": group(TRAINING)}
+    groups = {"lessons 00-06": group(LIGHT), "lessons 07-10": group(TRAINING)}
     per_lesson = {n: round(alone[n]["kernel_mb"]["uss"] + server_uss, 1) for n in alone}
     hub_mb = report["hub_mb"]["rss"]
     table = []
@@ -233,9 +233,9 @@ def print_table(report: dict) -> None:
     c = report["lesson_01_concurrency"]
     print(f"lesson 01: 1 student {c['one_student_s']} s; 3 at once {c['three_students_s']} s ({c['slowdown']}x)")
     r = report["redraw_lr_ms"]
-    print(f"explorer redraw (lr): alone {r['alone']} ms; while two others train (lesson 05) "
+    print(f"explorer redraw (lr): alone {r['alone']} ms; while two others train (lesson 08) "
           f"{r['two_others_training']} ms (1-min load {r['load_average_1min']}); their Run All "
-          f"{report['lesson_05_two_at_once_s']} s")
+          f"{report['training_two_at_once_s']} s")
     load = report["load_average"]
     print(f"load average: {load['before_1_5_15min']} before; 1-min during the run: mean {load['during_1min_mean']}, "
           f"max {load['during_1min_max']} on {load['cores']} cores")
@@ -244,9 +244,9 @@ def print_table(report: dict) -> None:
     for label, g in report["summary"]["groups"].items():
         print(f"{label}: {g['student_mb']} MB per student + {g['shared_mb']} MB shared once; "
               f"Run All {g['run_all_s']} s alone")
-    print("\ncores  GB   students, lessons 00-04 (memory/cpu)   lessons 05-06 (memory/cpu)")
+    print("\ncores  GB   students, lessons 00-06 (memory/cpu)   lessons 07-10 (memory/cpu)")
     for row in report["summary"]["capacity"]:
-        light, heavy = row["lessons 00-04"], row["lessons 05-06"]
+        light, heavy = row["lessons 00-06"], row["lessons 07-10"]
         print(f"{row['cores']:5} {row['GB']:4}   {light['students']:4} ({light['memory']}/{light['cpu']})"
               f"{'':22}{heavy['students']:4} ({heavy['memory']}/{heavy['cpu']})")
 

@@ -1,4 +1,4 @@
-"""Median redraw time of lesson 04's noise-cloud explorer after a control change (headless, Agg).
+"""Median redraw time of lesson 06's noise-cloud explorer after a control change (headless, Agg).
 
 Each sample sets the batch-size slider (as a drag in JupyterLab does) and includes everything the
 kernel does in response: drawing 200 seeded mini-batches, computing their gradients and the

@@ -1,4 +1,4 @@
-"""Median redraw time of lesson 03's widgets after a control change (headless, Agg).
+"""Median redraw time of lesson 04's widgets after a control change (headless, Agg).
 
 Each sample sets one control (as a drag or click in JupyterLab does) and includes everything the
 kernel does in response: recomputing the paths (the momentum explorer with NumPy, the optimizer

@@ -1,9 +1,9 @@
 """Validation accuracy of the PyTorch tutorial's own recipe with and without the sources' extra ReLU on the logits.
 
 The recipe of source tutorials 000-002: SGD lr 1e-3, batch 64, no shuffling, raw pixels, 10 epochs on the
-50 000 training images of lesson 05's split, measured on its 10 000 validation images, seed 0 (the same
+50 000 training images of lesson 07's split, measured on its 10 000 validation images, seed 0 (the same
 initial weights for both networks: the ReLU has no parameters).
-Lesson 06 measures the same mistake on a 12 000-image subset in seconds; this script gives the full-size
+Lesson 10 measures the same mistake on a 12 000-image subset in seconds; this script gives the full-size
 numbers its text quotes, and writes them to bench/relu_on_logits.json.
 Run: .venv/bin/python bench/relu_on_logits.py
 """

@@ -1,5 +1,5 @@
 """Source tutorial 003's claim, measured: does BatchNorm2d(1) on the input add 5 % accuracy?
-Writes bench/training_batchnorm.json (lesson 05 reads it).
+Writes bench/training_batchnorm.json (lesson 08 reads it).
 
 That tutorial's network (784 → 128 → 10, no biases, log_softmax + NLLLoss), SGD lr 0.15 without
 momentum, batch 128, shuffled, 10 epochs, for several seeds and three inputs: raw pixels,

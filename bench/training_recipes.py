@@ -1,5 +1,5 @@
-"""Validation accuracy of lesson 05's recipes over several seeds, what each change adds, and the chosen
-recipe's test accuracy, measured once at the end. Writes bench/training_recipes.json (lesson 05 reads it).
+"""Validation accuracy of lesson 08's recipes over several seeds, what each change adds, and the chosen
+recipe's test accuracy, measured once at the end. Writes bench/training_recipes.json (lessons 08 and 09 read it).
 
 Every recipe trains on 50 000 of the 60 000 training images and is judged on the other 10 000 (the
 validation split of ``lessons_src.data.fashion_mnist_splits``, seed 0); only the chosen (good) recipe
@@ -11,7 +11,7 @@ is then run on the test set.
 - good: normalized inputs, SGD lr 0.02 with momentum 0.9, shuffled, batch 64, and the 7th
   (last) epoch at lr 0.002 (its training time is bench/training_speed.py's).
 - ablation: the official recipe turned into the good one one change at a time, 7 epochs each, and the good
-  recipe with batch 128, a change lesson 05 tries and turns down.
+  recipe with batch 128, a change lesson 08 tries and turns down.
 Run: .venv/bin/python bench/training_recipes.py [--seeds 5] [--no-ablation]
 """
 
@@ -34,7 +34,7 @@ from lessons_src.training import TensorLoader, evaluate, fit
 
 GOOD_EPOCHS, GOOD_DECAY_AT = 7, 6  # epochs 1–6 at lr 0.02, epoch 7 at lr 0.002
 GOOD = {"lr": 0.02, "momentum": 0.9, "batch_size": 64, "shuffle": True, "normalized": True, "decay_at": GOOD_DECAY_AT}
-# one change per row, in the order lesson 05 makes them; the last row is a change that was tried and not kept
+# one change per row, in the order lesson 08 makes them; the last row is a change that was tried and not kept
 ABLATION = {
     "the tutorial's: lr 1e-3, batch 64, raw pixels, fixed order": {"lr": 1e-3, "batch_size": 64},
     "+ normalized inputs": {"lr": 1e-3, "batch_size": 64, "normalized": True},

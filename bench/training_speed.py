@@ -1,10 +1,10 @@
 """Seconds per training epoch of the tutorial model at batch 64: DataLoader + ToTensor vs TensorLoader;
-and the training time of lesson 05's good recipe. Writes bench/training_speed.json (lesson 05 reads it).
+and the training time of lesson 08's good recipe. Writes bench/training_speed.json (lesson 08 reads it).
 
 Both loaders serve the same shuffled order (one EpochSampler seed), start from the same weights
 and must give the same losses; the script checks that and reports the speed-up. Epoch times are
 the median of a few epochs; run on an otherwise idle machine (the load average is reported).
-The epoch is lesson 05's: the 50 000 training images of the validation split
+The epoch is lesson 08's: the 50 000 training images of the validation split
 (``lessons_src.data.train_validation_split``, seed 0).
 Run: .venv/bin/python bench/training_speed.py [--threads N]
 """
@@ -48,7 +48,7 @@ RECORD = Path(__file__).with_suffix(".json")
 
 
 def good_recipe(X, y, X_val, y_val, seed: int = 0):
-    """Lesson 05's good recipe (section 8): its History, whose seconds are the training passes only."""
+    """Lesson 08's good recipe: its History, whose seconds are the training passes only."""
     set_seed(seed)
     model = TutorialMLP()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
@@ -68,7 +68,7 @@ def main() -> dict:
     train_set, test_set = load_fashion_mnist()
     start = time.perf_counter()
     X_all, y_all = to_tensors(train_set)
-    to_tensors(test_set)  # lesson 05 converts both sets; the time is for both
+    to_tensors(test_set)  # lesson 08 converts both sets; the time is for both
     to_tensors_seconds = time.perf_counter() - start
     train_idx, val_idx = train_validation_split(len(y_all), 10_000, seed=0)
     X, y, X_val, y_val = X_all[train_idx], y_all[train_idx], X_all[val_idx], y_all[val_idx]

@@ -107,7 +107,7 @@ def check_max_stable_lr_ravine(answer: Any) -> CheckResult:
     return wrong(what, known or f"not yet (you gave {answer!r}); try run_descent just below and just above it", hint)
 
 
-# --- lesson 03: momentum ----------------------------------------------------------------------------
+# --- lessons 03-04: momentum ----------------------------------------------------------------------------
 FASTEST_MOMENTUM_LR = 0.05  # the lr of the exercise "which γ converges fastest on the ravine?"
 
 
@@ -147,7 +147,7 @@ def check_equivalent_lr(answer: Any) -> CheckResult:
     return wrong(what, known or f"not yet (you gave {answer!r})", hint)
 
 
-# --- lesson 04: mini-batches ------------------------------------------------------------------------
+# --- lessons 05-06: mini-batches ------------------------------------------------------------------------
 def check_steps_with_and_without_drop_last(answer: Any) -> CheckResult:
     """(steps with drop_last=False, steps with drop_last=True) for 3 epochs over 1 000 samples in batches of 64."""
     what = "optimizer steps in 3 epochs, without and with drop_last"
@@ -214,7 +214,7 @@ def check_lr_for_one_epoch(answer: Any) -> CheckResult:
     return wrong(what, f"L − L* is still {gap[-1]:.4f} after 18 steps and was falling all the way", hint)
 
 
-# --- lesson 06: classic mistakes ----------------------------------------------------------------
+# --- lesson 10: classic mistakes ----------------------------------------------------------------
 def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
     """Which line (counted from 1) of ``pitfalls.BUGGY_SNIPPETS[snippet]`` holds the bug?"""
     if snippet not in BUGGY_SNIPPETS:

@@ -171,7 +171,7 @@ def check_gradient_descent(fn: Any) -> CheckResult:
     return right(what, "the same points as run_descent on the quadratic and the ravine")
 
 
-# --- lesson 03: Adam ----------------------------------------------------------------------------
+# --- lesson 04: Adam ----------------------------------------------------------------------------
 ADAM_CASES = (("ravine", 0.1, 40), ("rosenbrock", 0.05, 40))
 
 
@@ -219,7 +219,7 @@ def check_adam_step(fn: Any) -> CheckResult:
     return right(what, "the same path as torch.optim.Adam on the ravine and on Rosenbrock")
 
 
-# --- lesson 04: a loader from a DataFrame -------------------------------------------------------
+# --- lesson 05: a loader from a DataFrame -------------------------------------------------------
 def check_loader_from_frame(fn: Any) -> CheckResult:
     """Does ``fn(frame, batch_size)`` serve a DataFrame's rows as float32 (features, target) batches?
 
@@ -262,7 +262,7 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     return right(what, "5 batches of float32 (X, y) holding every row once")
 
 
-# --- lesson 05: accuracy and one training step --------------------------------------------------
+# --- lesson 07: accuracy, one training step, the model class, an epoch --------------------------------------------------
 def check_accuracy_function(fn: Any) -> CheckResult:
     """Is ``fn(logits, y)`` the fraction of rows whose largest logit sits at the label (a number in [0, 1])?"""
     what = "accuracy from logits"
@@ -367,7 +367,7 @@ def check_model_class(cls: Any) -> CheckResult:
     return right(what, f"{sum(p.numel() for p in model.parameters()):,} parameters, the tutorial's network exactly")
 
 
-# --- lesson 06: a training epoch and an evaluation, fixed ---------------------------------------
+# --- lesson 10: a training epoch and an evaluation, fixed ---------------------------------------
 def _mistakes_scene(num_examples: int, seed: int) -> tuple[torch.nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]:
     """A seeded DropoutBatchNormMLP and ``num_examples`` random images in batches of 16 (the last one smaller)."""
     generator = torch.Generator().manual_seed(seed)

@@ -89,7 +89,7 @@ def run_descent(surface: Surface, start: Any, lr: float, num_steps: int, *,
     return DescentPath(np.array(points), np.array(losses))
 
 
-# --- lesson 03: momentum in two forms, Nesterov, torch.optim, and rates on a quadratic ------------
+# --- lessons 03-04: momentum in two forms, Nesterov, torch.optim, and rates on a quadratic ------------
 def velocity_momentum_step(w: Any, velocity: Any, grad: Any, lr: float,
                        momentum: float) -> tuple[Any, Any]:
     """The source tutorials' velocity form: v ← γ·v − η·g, w ← w + v. Returns (new w, new v); arrays or tensors."""

@@ -106,7 +106,7 @@ def computation_graph() -> Figure:
     return fig
 
 
-# --- lesson 03 ------------------------------------------------------------------------------------
+# --- lessons 03-04 ------------------------------------------------------------------------------------
 def momentum_explorer() -> Figure:
     """A still of the momentum explorer on the ravine: GD, momentum 0.9 and critical damping γ*."""
     surface, lr, num_steps = get_surface("ravine"), 0.09, 100

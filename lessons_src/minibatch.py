@@ -134,7 +134,7 @@ def run_escape_experiment(problem: SampleLoss, starts: Any, lr: float, batch_siz
     return EscapeResult(batch_size, lr, num_steps, starts, finals, w, basin)
 
 
-# Lesson 04's escape table as measured: of 400 runs from ``random_starts(two_minima, 400, seed=0)``,
+# Lesson 06's escape table as measured: of 400 runs from ``random_starts(two_minima, 400, seed=0)``,
 # how many settle in the global minimum after 500 steps (shuffles seeded 1), by lr and batch size.
 # The lesson quotes these numbers; its check and a unit test compare a fresh run with them.
 ESCAPE_TABLE_GLOBAL_COUNTS = {
@@ -286,7 +286,7 @@ def variance_curve(problem: SampleLoss, w: Any, batch_sizes: Any, num_batches: i
     return VarianceCurve(sizes, np.array(measured), np.array(theory))
 
 
-# What lesson 04's noise-cloud explorer offers: batch sizes (569, the whole breast-cancer set), points.
+# What lesson 06's noise-cloud explorer offers: batch sizes (569, the whole breast-cancer set), points.
 NOISE_CLOUD_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 569)
 NOISE_CLOUD_POINTS = {"start": ("at the start (0, −2.5)", (0.0, -2.5)),
                       "near": ("near the minimum, at (−3.5, 0.6)", (-3.5, 0.6))}

@@ -1,4 +1,4 @@
-"""Classic training mistakes, reproduced on purpose so they can be measured (lesson 06).
+"""Classic training mistakes, reproduced on purpose so they can be measured (lesson 10).
 
 Each helper builds the buggy variant next to the correct one with everything else equal, and
 returns data (losses, accuracies, byte counts); the notebook measures and asserts the effect.

@@ -172,7 +172,7 @@ def plot_surface_3d(ax, surface, n: int = 40) -> Axes:
     return ax
 
 
-# --- lesson 03: distance to the minimum, and the rate of momentum on a quadratic -------------------
+# --- lessons 03-04: distance to the minimum, and the rate of momentum on a quadratic -------------------
 def plot_distance_curve(ax: Axes, path, minimum, label: str | None = None,
                         color: str | None = None) -> Axes:
     """‖w_t − w*‖ against step t on a log axis: steady convergence at rate r is a line of slope log r."""
@@ -200,7 +200,7 @@ def plot_rate_vs_momentum(ax: Axes, lr: float, eigenvalues, num: int = 400) -> A
     return ax
 
 
-# --- lesson 05: training curves and evaluation ----------------------------------------------------
+# --- lessons 07-09: training curves and evaluation ----------------------------------------------------
 def plot_loss_history(ax: Axes, history, label: str = "", color: str | None = None) -> Axes:
     """Train loss (solid) and validation loss (dashed) against epoch, from a training History."""
     epochs = np.arange(1, history.num_epochs + 1)
@@ -260,7 +260,7 @@ def plot_misclassified(fig: matplotlib.figure.Figure, images: torch.Tensor, pred
     return fig
 
 
-# --- lesson 04: mini-batches --------------------------------------------------------------------
+# --- lessons 05-06: mini-batches --------------------------------------------------------------------
 BASIN_COLORS = {0: "tab:green", 1: "tab:red", -1: "0.5"}  # global minimum, another minimum, neither
 
 

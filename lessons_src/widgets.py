@@ -204,7 +204,7 @@ class LossSurfaceExplorer(Explorer):
         return self._widget
 
 
-# --- lesson 03: momentum on a quadratic, and torch.optim's optimizers side by side --------------------
+# --- lesson 04: momentum on a quadratic, and torch.optim's optimizers side by side --------------------
 class MomentumExplorer(Explorer):
     """Plain GD and heavy-ball momentum on a quadratic: paths, distance to the minimum, theory."""
 
@@ -397,7 +397,7 @@ class OptimizerComparison(Explorer):
         return self._widget
 
 
-# --- lesson 04: the noise of a mini-batch gradient -------------------------------------------------------
+# --- lesson 06: the noise of a mini-batch gradient -------------------------------------------------------
 class NoiseCloudExplorer(Explorer):
     """Gradients of many seeded mini-batches at one point of the breast-cancer logistic regression.
 

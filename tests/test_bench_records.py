@@ -1,4 +1,4 @@
-"""The numbers the README and lesson 05 quote about training are the ones the bench scripts recorded."""
+"""The numbers the README and lessons 08-09 quote about training are the ones the bench scripts recorded."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_the_loader_speed_row_is_training_speed_json():
     speed = record("training_speed")
     slow = speed["train epoch, DataLoader + ToTensor (s): median, min"][0]
     fast = speed["train epoch, TensorLoader (s): median, min"][0]
-    row = performance_row("one epoch of lesson 05")
+    row = performance_row("one epoch of lesson 08")
     assert f"{slow} s vs {fast} s ({speed['speed-up (medians)']}×" in row, row
     assert speed["max |loss difference| over one epoch"] == 0 and "identical losses" in row
 

@@ -24,11 +24,11 @@ from tests.browser_lab import CHROMIUM, ROOT, chromium, course_lab, not_found
 ARTIFACTS = ROOT / "artifacts" / "browser"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 VIEWPORTS = ({"width": 1280, "height": 720}, {"width": 800, "height": 900})
-RUN_TIMEOUT_S = 480  # lesson 05 trains for about a minute on 2 idle cores; the test machine is often busy
+RUN_TIMEOUT_S = 480  # lesson 08 trains for about half a minute on 2 idle cores; the test machine is often busy
 MIN_TRACK_PX = 120  # a slider's track narrower than this cannot be set with any precision
 # How many explorers each notebook shows; a notebook not named here has none. An explorer that does not
 # render is missed by the layout checks, so its absence must fail.
-EXPLORERS = {"00_setup_check": 1, "01_gradient_descent": 1, "03_momentum_and_optim": 2, "04_minibatches": 1}
+EXPLORERS = {"00_setup_check": 1, "01_gradient_descent": 1, "04_rates_and_adam": 2, "06_gradient_noise": 1}
 CLICK_TO_START = {"01_gradient_descent"}  # a click on this notebook's first figure starts a new path there
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 # what a widget shows when JupyterLab cannot render it: its Python repr, e.g. `Canvas(toolbar=…)`

@@ -1,4 +1,4 @@
-"""Lesson 04: paths of GD, mini-batch SGD and SGD against a DataLoader loop, escapes from a local
+"""Lessons 05-06: paths of GD, mini-batch SGD and SGD against a DataLoader loop, escapes from a local
 minimum, the noise of a batch gradient, and the noise-cloud explorer."""
 
 from __future__ import annotations

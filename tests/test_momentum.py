@@ -1,4 +1,4 @@
-"""Lesson 03: hand-written momentum and Nesterov equal torch.optim; rates on a quadratic; widgets."""
+"""Lessons 03-04: hand-written momentum and Nesterov equal torch.optim; rates on a quadratic; widgets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lesson 06's helpers reproduce each mistake faithfully; its self-checks accept right and reject wrong."""
+"""Lesson 10's helpers reproduce each mistake faithfully; its self-checks accept right and reject wrong."""
 
 from __future__ import annotations
 
