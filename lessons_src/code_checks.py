@@ -262,7 +262,7 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     return right(what, "5 batches of float32 (X, y) holding every row once")
 
 
-# --- lesson 07: accuracy, one training step, the model class, an epoch --------------------------------------------------
+# --- lesson 07: accuracy, one training step, the model class, an epoch ---------------------------------------
 def check_accuracy_function(fn: Any) -> CheckResult:
     """Is ``fn(logits, y)`` the fraction of rows whose largest logit sits at the label (a number in [0, 1])?"""
     what = "accuracy from logits"
@@ -350,13 +350,14 @@ def check_model_class(cls: Any) -> CheckResult:
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         return wrong(what, f"for a batch of 64 images it returned {shape}, not one row of 10 logits per image", hint)
     reference = TutorialMLP()
-    shapes = [tuple(p.shape) for p in model.parameters()]
+    parameters = _parameters_in_call_order(model, X)  # the order of declaration in __init__ does not matter
+    shapes = [tuple(p.shape) for p in parameters]
     if shapes != [tuple(p.shape) for p in reference.parameters()]:
         count = sum(p.numel() for p in model.parameters())
         return wrong(what, f"its layers hold {count:,} numbers in tensors of shapes {shapes}; compare them with "
                            "the layer sizes of section 2", hint)
     with torch.no_grad():
-        for mine, theirs in zip(model.parameters(), reference.parameters(), strict=True):
+        for mine, theirs in zip(parameters, reference.parameters(), strict=True):
             mine.copy_(theirs)
         output, expected = model(X), reference(X)
     if (output >= 0).all() and (expected < 0).any():
@@ -365,6 +366,21 @@ def check_model_class(cls: Any) -> CheckResult:
         return wrong(what, "the layer sizes are right, but with the same weights its outputs differ from the "
                            "tutorial network's: check which layers an activation sits between", hint)
     return right(what, f"{sum(p.numel() for p in model.parameters()):,} parameters, the tutorial's network exactly")
+
+
+def _parameters_in_call_order(model: torch.nn.Module, X: torch.Tensor) -> list[torch.nn.Parameter]:
+    """``model``'s parameters in the order ``forward`` uses their modules (modules never called go last)."""
+    called: list[torch.nn.Module] = []
+    owners = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
+    hooks = [m.register_forward_pre_hook(lambda module, args: called.append(module)) for m in owners]
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    ordered = list({id(m): m for m in called + owners}.values())
+    return [p for m in ordered for p in m.parameters(recurse=False)]
 
 
 # --- lesson 10: a training epoch and an evaluation, fixed ---------------------------------------

@@ -7,6 +7,7 @@ where to go on. It holds plain numbers only, so it is saved and loaded with ``we
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,12 @@ class History:
     def from_dict(cls, fields: dict[str, Any]) -> History:
         """Rebuild a History from :meth:`to_dict`'s output; unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(cls)}
+        renamed = {old: new for old, new in (("test_loss", "val_loss"), ("test_accuracy", "val_accuracy"))
+                   if old in fields and new not in fields}
+        if renamed:  # saved by an earlier version of the course, whose fit evaluated on the loader it was given
+            warnings.warn(f"this History was saved by an earlier version of the course: its {sorted(renamed)} are "
+                          "the numbers of the set fit evaluated on, loaded as val_loss / val_accuracy", stacklevel=2)
+            fields = {renamed.get(key, key): value for key, value in fields.items()}
         unknown = sorted(set(fields) - known)
         if unknown:
             raise ValueError(f"a History has no field(s) {unknown}; known fields: {sorted(known)}")

@@ -91,8 +91,8 @@ def describe_cloud(cloud: NoiseCloud, num_samples: int) -> str:
     """One line of HTML: iterations per epoch, measured and theoretical variance, share of downhill batches."""
     head = f"<b>B = {cloud.batch_size}</b>: {cloud.iterations_per_epoch} iterations per epoch (drop_last)"
     if cloud.batch_size >= num_samples:
-        return parts(head, parts("every batch is the whole data set,", "so every batch gradient <i>is</i> ∇L:",
-                                 "variance 0,", "the factor (m − B)/(m − 1) = 0", sep=" "))
+        return whole(head) + " | " + parts("every batch is the whole data set,", "so every batch gradient <i>is</i> "
+                                           "∇L:", "variance 0,", "the factor (m − B)/(m − 1) = 0", sep=" ")
     return parts(head, f"variance of g_B: measured <b>{cloud.measured_variance:.4g}</b>, theory "
                  f"{cloud.theory_variance:.4g}", f"variance × B = {cloud.measured_variance * cloud.batch_size:.3g}",
                  f"{cloud.share_downhill:.0%} of the batch gradients point downhill (g_B·∇L > 0)")

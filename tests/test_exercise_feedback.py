@@ -131,3 +131,17 @@ def test_the_model_class_check_accepts_the_tutorial_network_and_diagnoses_each_d
         verdict = checks.check_model_class(cls)
         assert not verdict and expected in repr(verdict) and "Hint" in repr(verdict), repr(verdict)
     assert "subclass of nn.Module" in repr(checks.check_model_class(int))
+
+
+def test_the_model_class_check_accepts_layers_declared_in_any_order():
+    """Only the order forward uses the layers in matters, not the order __init__ declares them in."""
+    class Reversed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.out, self.hidden2, self.hidden1 = (torch.nn.Linear(512, 10), torch.nn.Linear(512, 512),
+                                                    torch.nn.Linear(784, 512))
+
+        def forward(self, x):
+            return self.out(torch.relu(self.hidden2(torch.relu(self.hidden1(x.flatten(1))))))
+
+    assert checks.check_model_class(Reversed), repr(checks.check_model_class(Reversed))

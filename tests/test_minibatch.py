@@ -4,6 +4,7 @@ minimum, the noise of a batch gradient, and the noise-cloud explorer."""
 from __future__ import annotations
 
 import math
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -316,8 +317,19 @@ def test_whole_data_set_batch_has_no_noise(explorer, drawn, pixels):
     e.batch_slider.value = 569
     assert len(e.current_marker.get_xdata()) == 0
     assert "variance 0" in e.readout.value
+    assert not nested_nowrap(e.readout.value), "a nowrap part inside another cannot wrap in a narrow window"
     np.testing.assert_allclose(drawn(e.cloud_dots), np.tile(e.cloud.full_gradient, (200, 1)), atol=1e-14)
     pixels(e.fig)
+
+
+def nested_nowrap(html: str) -> bool:
+    """Does a nowrap span open while another is still open?"""
+    depth = 0
+    for tag in re.findall(r"<span style='white-space:nowrap'>|<span[^>]*>|</span>", html):
+        if "nowrap" in tag and depth:
+            return True
+        depth += 1 if tag.startswith("<span") else -1
+    return False
 
 
 def test_point_picker_moves_to_the_minimum(explorer, cancer, drawn, pixels):

@@ -464,3 +464,16 @@ def test_checks_accept_right_and_reject_wrong(check, right, wrongs):
         bad = check(wrong)
         assert not bad and repr(bad).startswith("✗") and "Hint" in repr(bad)
     assert not check(...) and "no answer yet" in repr(check(...))
+
+
+def test_a_history_saved_with_the_old_test_field_names_loads_as_validation_numbers():
+    from lessons_src.history import History
+
+    fields = History().to_dict()
+    fields = {("test_" + k[4:] if k.startswith("val_") else k): v for k, v in fields.items()}
+    fields["test_loss"], fields["test_accuracy"] = [0.5], [0.8]
+    with pytest.warns(UserWarning, match="earlier version of the course"):
+        history = History.from_dict(fields)
+    assert history.val_loss == [0.5] and history.val_accuracy == [0.8]
+    with pytest.raises(ValueError, match="no field"):
+        History.from_dict({**History().to_dict(), "bogus": 1})
