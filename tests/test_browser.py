@@ -296,6 +296,18 @@ def figure_pixels(explorer) -> list[bytes]:
     return [figure.screenshot(timeout=10_000) for figure in explorer.locator(CANVAS).all() if figure.is_visible()]
 
 
+def settled_pixels(explorer, timeout_s: float = 10) -> list[bytes]:
+    """The explorer's figures once two looks 0.3 s apart agree (a frame still arriving would fake a change)."""
+    deadline, last = time.monotonic() + timeout_s, figure_pixels(explorer)
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = figure_pixels(explorer)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
 def poke(page, stem: str, index: int, explorer) -> list[str]:
     """Move the explorer's first slider with the keyboard (and click the figure where that does something)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -303,7 +315,7 @@ def poke(page, stem: str, index: int, explorer) -> list[str]:
     problems = []
     slider = explorer.locator(".widget-slider").first
     readout = slider.locator(".widget-readout")
-    before, value = figure_pixels(explorer), readout.inner_text()
+    before, value = settled_pixels(explorer), readout.inner_text()
     if not before:
         return [f"explorer {index}: no figure to watch (none visible)"]
     slider.locator(".noUi-handle").focus()  # the keyboard, not the mouse: the layout checks cover the mouse
@@ -320,7 +332,7 @@ def poke(page, stem: str, index: int, explorer) -> list[str]:
                         "did not change the figure")
     if stem in CLICK_TO_START and index == 0:
         figure = explorer.locator(CANVAS).first
-        before = figure_pixels(explorer)
+        before = settled_pixels(explorer)
         box = figure.bounding_box()
         try:
             figure.click(position={"x": box["width"] * 0.28, "y": box["height"] * 0.7}, timeout=10_000)
