@@ -1,7 +1,7 @@
 """What a class sees: time from a key press on an explorer's slider to the figure's pixels changing.
 
-Starts JupyterLab as a user does (``./course lab``) over a throwaway copy of the repository (its
-``.venv`` a link to this one, so nothing here is written but ``bench/browser_latency.json``),
+Starts JupyterLab as a user does (``./course lab``, through the browser tests' ``course_lab``) over a
+throwaway copy of the repository (nothing here is written but ``bench/browser_latency.json``),
 opens each explorer notebook in headless Chromium, runs all cells, then for each control focuses
 the slider's handle and presses an arrow key 20 times, waiting for each frame. Every time is taken
 in the page with ``performance.now()``: at the keydown, when ipympl receives the PNG (its blob
@@ -19,25 +19,20 @@ see "history" in browser_latency.json; each entry names the change it measured.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import platform
-import secrets
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+sys.path.insert(0, str(ROOT))
+from tests.browser_lab import CHROMIUM, chromium, course_lab  # noqa: E402  (the same lab the browser tests start)
+
 OUTPUT = ROOT / "bench" / "browser_latency.json"
 PRESSES = 20
 DRAG_INTERVAL_MS = 25
@@ -112,86 +107,13 @@ PROBE = """
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def throwaway_copy(folder: Path) -> Path:
-    """The checkout's files (tracked, and untracked but not ignored); .venv, data/ and hub's node_modules linked."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    copy = folder / "course"
-    for name in filter(None, files):
-        source = ROOT / name
-        if source.is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / name)
+def write_floor_notebook(checkout: Path) -> None:
+    """The floor's scratch notebook, in the lab's throwaway copy only."""
     import nbformat
 
     floor = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in FLOOR_CELLS])
     floor.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(floor, copy / "notebooks" / FLOOR_NOTEBOOK)
-    for linked in (".venv", "data", "hub/node_modules"):
-        if (ROOT / linked).exists():
-            (copy / linked).symlink_to(ROOT / linked)
-    return copy
-
-
-def lab_settings(folder: Path) -> Path:
-    """JupyterLab user settings: no autosave, no news, every cell rendered."""
-    settings = {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-            {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
-        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    }
-    for name, values in settings.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(json.dumps(values))
-    return folder
-
-
-def start_lab(folder: Path) -> tuple[str, str, subprocess.Popen]:
-    """``./course lab`` in the copy, on 127.0.0.1, in its own process group (stopped at exit)."""
-    copy, port, token = throwaway_copy(folder), free_port(), secrets.token_hex(16)
-    env = os.environ | {"JUPYTERLAB_SETTINGS_DIR": str(lab_settings(folder / "settings")),
-                        "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces"),
-                        "COURSE_DATA_DIR": str(ROOT / "data"),
-                        "PYTHONPATH": str(copy)}  # the kernel imports the copy's lessons_src, not the checkout's
-    log = (folder / "lab.log").open("w")
-    server = subprocess.Popen([str(copy / "course"), "lab", "--no-browser", f"--port={port}",
-                               f"--IdentityProvider.token={token}"],
-                              cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    atexit.register(stop, server)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                return base, token, server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start:\n{(folder / 'lab.log').read_text()[-3000:]}") from None
-            time.sleep(0.5)
-
-
-def stop(server: subprocess.Popen) -> None:
-    """Stop the server and everything it started (its kernels)."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-
-
-def api(base: str, token: str, path: str, method: str = "GET"):
-    request = urllib.request.Request(f"{base}/api/{path}?token={token}", method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-    return json.loads(body) if body else None
+    nbformat.write(floor, checkout / "notebooks" / FLOOR_NOTEBOOK)
 
 
 def wait_until(condition, timeout_s: float, what: str) -> None:
@@ -202,10 +124,10 @@ def wait_until(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.25)
 
 
-def run_all(page, base: str, token: str) -> None:
+def run_all(page, lab) -> None:
     """Run → Run All Cells, then wait for every prompt to get its number and the kernel to go idle."""
     def idle() -> bool:
-        kernels = api(base, token, "kernels")
+        kernels = lab.kernels()
         return len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
 
     def prompts() -> list[str]:
@@ -297,16 +219,16 @@ def wait_quiet(page, quiet_ms: float = 700, timeout_s: float = 10) -> None:
                            timeout=timeout_s * 1000, polling=100)
 
 
-def measure(browser, base: str, token: str, notebook: str) -> dict:
+def measure(browser, lab, notebook: str) -> dict:
     results = {}
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.add_init_script(PROBE)
     try:
-        page.goto(f"{base}/lab/workspaces/bench-{notebook[:2]}/tree/notebooks/{notebook}?reset&token={token}",
+        page.goto(lab.url(f"/lab/workspaces/bench-{notebook[:2]}/tree/notebooks/{notebook}?reset"),
                   wait_until="domcontentloaded")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
         page.locator(".jp-NotebookPanel .jp-Spinner").wait_for(state="detached", timeout=90_000)
-        run_all(page, base, token)
+        run_all(page, lab)
         time.sleep(2)
         for control in (c for c in CONTROLS if c.notebook == notebook):
             handle = aim(page, control)
@@ -331,8 +253,7 @@ def measure(browser, base: str, token: str, notebook: str) -> dict:
             print(control.name, {k: v for k, v in results[control.name].items() if k != "samples_ms"}, flush=True)
     finally:
         page.close()
-        for kernel in api(base, token, "kernels"):
-            api(base, token, f"kernels/{kernel['id']}", method="DELETE")
+        lab.shutdown_kernels()
     return results
 
 
@@ -347,28 +268,15 @@ def versions(browser) -> dict:
 
 
 def main(note: str) -> dict:
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="browser-latency-") as folder:
-        base, token, server = start_lab(Path(folder))
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-                try:
-                    controls = {}
-                    only = os.environ.get("BENCH_NOTEBOOKS", "")
-                    for notebook in dict.fromkeys(c.notebook for c in CONTROLS if c.notebook.startswith(only)):
-                        controls |= measure(browser, base, token, notebook)
-                    info = versions(browser)
-                finally:
-                    browser.close()
-        finally:
-            stop(server)
+    with tempfile.TemporaryDirectory(prefix="browser-latency-") as folder, course_lab(Path(folder)) as lab:
+        write_floor_notebook(Path(folder) / "checkout")
+        with chromium() as browser:
+            controls = {}
+            only = os.environ.get("BENCH_NOTEBOOKS", "")
+            for notebook in dict.fromkeys(c.notebook for c in CONTROLS if c.notebook.startswith(only)):
+                controls |= measure(browser, lab, notebook)
+            info = versions(browser)
     explorers = {name: c for name, c in controls.items() if not name.startswith("floor")}
     meets = all(c.get("median_ms", 1e9) <= TARGET["median_ms"] and c.get("p95_ms", 1e9) <= TARGET["p95_ms"]
                 and (c["fast_drag"]["settle_ms"] or 1e9) <= TARGET["drag_settle_ms"] for c in explorers.values())
