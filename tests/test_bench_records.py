@@ -48,3 +48,20 @@ def test_the_batchnorm_row_is_training_batchnorm_json():
     means = [sum(g) / len(g) for g in gains["BatchNorm2d(1) on the input"]]
     row = performance_row("source tutorial 003")
     assert "+{:.1f} points after 1 epoch, +{:.1f} after 3, +{:.1f} after 10".format(*means) in row, row
+
+
+def test_the_lesson_table_run_times_and_the_series_row_are_series_time_json():
+    import re
+
+    seconds = record("series_time")["seconds per notebook"]
+    table = README.split("<!-- lesson-table:start -->")[1].split("<!-- lesson-table:end -->")[0]
+    for line in table.splitlines():
+        name = re.search(r"\]\(notebooks/([^)]+\.ipynb)\)", line)
+        if name:
+            minutes = float(line.strip().strip("|").split("|")[-2])
+            assert minutes == round(seconds[name.group(1)] / 60, 1), (name.group(1), minutes, seconds[name.group(1)])
+    assert set(seconds) == set(re.findall(r"\]\(notebooks/([^)]+\.ipynb)\)", table))
+    total = record("series_time")["whole series (s)"]
+    longest = max(seconds, key=seconds.get)
+    row = performance_row("restart-and-run-all of the whole series")
+    assert f"{total:.0f} s ({total / 60:.1f} min; longest: lesson {longest[:2]}, {seconds[longest]:.0f} s)" in row, row
