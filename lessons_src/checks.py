@@ -174,7 +174,7 @@ def check_steps_with_and_without_drop_last(answer: Any) -> CheckResult:
 def check_batch_size_for_quarter_std(answer: Any) -> CheckResult:
     """The batch size whose gradient noise has a 4× smaller standard deviation than batch size 16's."""
     what = "batch size for a 4× smaller standard deviation"
-    hint = "section 6 measured how the variance falls with B; how is a standard deviation related to a variance?"
+    hint = "section 3 measured how the variance falls with B; how is a standard deviation related to a variance?"
     if unanswered(answer):
         return no_answer(what)
     if same_numbers(answer, 256):
