@@ -191,7 +191,7 @@ def _adam_first_step_diagnosis(moved: np.ndarray, lr: float, betas: tuple[float,
 def check_adam_step(fn: Any) -> CheckResult:
     """Does ``fn(w, grad, m, s, t, lr)`` make torch.optim.Adam's step (default betas and eps), step after step?"""
     what = "Adam by hand"
-    hint = "follow section 9 line by line: update m and s from their previous values, correct both with this " \
+    hint = "follow section 3 line by line: update m and s from their previous values, correct both with this " \
            "step's t, then move w. Return the new w, m and s (not the corrected ones)."
     betas = (0.9, 0.999)
     for name, lr, num_steps in ADAM_CASES:
