@@ -16,18 +16,12 @@ import numpy as np
 
 from lessons_src.batches import batches_per_epoch
 from lessons_src.code_checks import (
-    check_accuracy_function,
     check_adam_step,
-    check_fixed_evaluate,
-    check_fixed_train_epoch,
     check_gradient_descent,
-    check_loader_from_frame,
     check_mean_bce_gradient,
-    check_model_class,
     check_mse_gradient,
+    check_sgd_momentum_step,
     check_tanh_hidden_gradient,
-    check_train_epoch,
-    check_train_step,
 )
 from lessons_src.data import CLASS_NAMES
 from lessons_src.descent import critical_momentum, momentum_rate
@@ -43,6 +37,15 @@ from lessons_src.feedback import (
     same_numbers,
     unanswered,
     wrong,
+)
+from lessons_src.loop_checks import (
+    check_accuracy_function,
+    check_fixed_evaluate,
+    check_fixed_train_epoch,
+    check_loader_from_frame,
+    check_model_class,
+    check_train_epoch,
+    check_train_step,
 )
 from lessons_src.minibatch import sgd_path
 from lessons_src.pitfalls import BUGGY_SNIPPETS
@@ -239,6 +242,6 @@ __all__ = ["CheckResult", "check_accuracy_function", "check_adam_step", "check_a
            "check_fixed_evaluate", "check_fixed_train_epoch", "check_gradient_at_2_minus_1",
            "check_gradient_descent", "check_label_of", "check_loader_from_frame", "check_lr_for_one_epoch",
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",
-           "check_pixels_per_image",
+           "check_pixels_per_image", "check_sgd_momentum_step",
            "check_steps_with_and_without_drop_last", "check_tanh_hidden_gradient",
            "check_train_epoch", "check_train_step", "compare_prediction"]

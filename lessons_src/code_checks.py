@@ -1,18 +1,16 @@
-"""Self-checks for exercises in which the learner writes a function: each runs it on seeded cases,
-compares it with a reference (autograd, ``run_descent``, ``torch.optim``, a correct loop) and, when
+"""Self-checks for the exercises of lessons 01-04 in which the learner writes a function: each runs it on
+seeded cases, compares it with a reference (autograd, ``run_descent``, ``torch.optim``) and, when
 it differs, says how (a factor, a sign, a step, a mode) before giving a hint that does not give the
 answer away.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from lessons_src.descent import run_descent, run_torch_optimizer
@@ -21,16 +19,11 @@ from lessons_src.feedback import (
     as_array,
     call_learner,
     describe_factor,
-    is_placeholder,
-    no_answer,
     ratio_to,
     right,
     same_numbers,
-    unanswered,
     wrong,
 )
-from lessons_src.models import TutorialMLP
-from lessons_src.pitfalls import DropoutBatchNormMLP
 from lessons_src.surfaces import get_surface
 
 
@@ -171,6 +164,48 @@ def check_gradient_descent(fn: Any) -> CheckResult:
     return right(what, "the same points as run_descent on the quadratic and the ravine")
 
 
+# --- lesson 03: torch.optim.SGD's momentum step --------------------------------------------------
+def check_sgd_momentum_step(fn: Any) -> CheckResult:
+    """Does ``fn(w, buffer, grad, lr, momentum, nesterov)`` make torch.optim.SGD's step, plain and Nesterov?"""
+    what = "torch.optim.SGD's momentum step"
+    hint = "PyTorch keeps a buffer b of past gradients (section 3) and moves w by lr times b, or, with Nesterov " \
+           "(section 5), by lr times a look-ahead mix of g and b. Return the new w and the new b."
+    surface, lr, momentum, num_steps = get_surface("ravine"), 0.02, 0.9, 30
+    for nesterov in (False, True):
+        want = run_torch_optimizer(surface, surface.start, "nesterov" if nesterov else "momentum", lr, num_steps,
+                                   momentum=momentum).points
+        heavy_ball = run_torch_optimizer(surface, surface.start, "momentum", lr, num_steps, momentum=momentum).points
+        w, buffer = np.array(surface.start, dtype=float), np.zeros(2)
+        for t in range(1, num_steps + 1):
+            grad = surface.grad(w)
+            want_buffer = momentum * buffer + grad
+            result, failure = call_learner(fn, what, hint, w.copy(), buffer.copy(), grad.copy(), lr, momentum,
+                                           nesterov)
+            if failure is not None:
+                return failure
+            arrays = [as_array(v) for v in result] if isinstance(result, tuple | list) and len(result) == 2 else None
+            if arrays is None or any(a is None or a.shape != (2,) for a in arrays):
+                return wrong(what, f"expected a pair (w, buffer) of arrays of 2 numbers, got {result!r}", hint)
+            w_before, (w, new_buffer) = w, arrays
+            flavour = "with nesterov=True" if nesterov else "without Nesterov"
+            if not np.allclose(w, want[t], rtol=0, atol=1e-9):
+                if nesterov and np.allclose(w, heavy_ball[t], rtol=0, atol=1e-9):
+                    return wrong(what, "with nesterov=True your step is the plain momentum step: the flag changes "
+                                       "nothing", hint)
+                if t == 1 and np.allclose(w - w_before, lr * grad * (1 + momentum * nesterov), rtol=1e-6):
+                    return wrong(what, f"{flavour}, the first step went uphill: w moved along the gradient", hint)
+                return wrong(what, f"{flavour}, steps 1 to {t - 1} agree with torch.optim.SGD and step {t} does not",
+                             hint)
+            if np.allclose(new_buffer, -lr * want_buffer, rtol=1e-6) and not np.allclose(want_buffer, 0):
+                return wrong(what, "w is right, but you returned the velocity −lr·b: PyTorch's buffer b holds "
+                                   "gradients, without the lr", hint)
+            if not np.allclose(new_buffer, want_buffer, rtol=1e-6, atol=1e-12):
+                return wrong(what, f"{flavour}, w is right after step {t} but the buffer is not μ·b + g", hint)
+            buffer = new_buffer
+    return right(what, f"{num_steps} steps on the ravine equal torch.optim.SGD(momentum={momentum}), plain and "
+                       "Nesterov")
+
+
 # --- lesson 04: Adam ----------------------------------------------------------------------------
 ADAM_CASES = (("ravine", 0.1, 40), ("rosenbrock", 0.05, 40))
 
@@ -217,319 +252,3 @@ def check_adam_step(fn: Any) -> CheckResult:
                                    f"{t} does not: is the bias correction computed with this step's t, and are m "
                                    "and s the uncorrected averages?", hint)
     return right(what, "the same path as torch.optim.Adam on the ravine and on Rosenbrock")
-
-
-# --- lesson 05: a loader from a DataFrame -------------------------------------------------------
-def check_loader_from_frame(fn: Any) -> CheckResult:
-    """Does ``fn(frame, batch_size)`` serve a DataFrame's rows as float32 (features, target) batches?
-
-    The features are every column except ``"target"``; the labels are the ``"target"`` column.
-    """
-    what = "DataLoader from a DataFrame"
-    hint = "section 3 made exactly such a loader from the breast-cancer frame: which columns are features, " \
-           "which dtype do the tensors need, and what pairs them before the loader cuts batches?"
-    generator = torch.Generator().manual_seed(4)
-    values = torch.randn(23, 3, generator=generator, dtype=torch.float64).numpy()
-    frame = pd.DataFrame(values, columns=["a", "b", "c"]).assign(target=np.arange(23) % 2)
-    loader, failure = call_learner(fn, what, hint, frame.copy(), 5)
-    if failure is not None:
-        return failure
-    if loader is None:
-        return wrong(what, "your function returned None; it should return the DataLoader", hint)
-    try:
-        batches = list(loader)
-    except TypeError:
-        return wrong(what, f"got {type(loader).__name__}, which cannot be iterated", hint)
-    if len(batches) != 5:
-        return wrong(what, f"23 rows in batches of 5 make 5 batches, got {len(batches)}", hint)
-    for batch in batches:
-        pair = isinstance(batch, list | tuple) and len(batch) == 2
-        if not (pair and all(isinstance(t, torch.Tensor) for t in batch)):
-            return wrong(what, "each batch should be a pair of tensors (X, y)", hint)
-        if batch[0].dtype != torch.float32 or batch[1].dtype != torch.float32:
-            return wrong(what, f"got dtypes {batch[0].dtype} and {batch[1].dtype}, expected torch.float32 for both",
-                         hint)
-    X = torch.cat([b[0] for b in batches]).double()
-    y = torch.cat([b[1] for b in batches]).double()
-    if X.shape != (23, 3) or y.shape != (23,):
-        return wrong(what, f"expected features (23, 3) and labels (23,) over all batches, got {tuple(X.shape)} "
-                           f"and {tuple(y.shape)}", hint)
-    rows = torch.cat([X, y[:, None]], dim=1).numpy()
-    expected = np.column_stack([values, frame["target"].to_numpy()])
-    order_got, order_want = np.lexsort(rows.T[::-1]), np.lexsort(expected.T[::-1])
-    if not np.allclose(rows[order_got], expected[order_want], atol=1e-6):
-        return wrong(what, "the rows served are not the frame's rows (features first, then 'target')", hint)
-    return right(what, "5 batches of float32 (X, y) holding every row once")
-
-
-# --- lesson 07: accuracy, one training step, the model class, an epoch ---------------------------------------
-def check_accuracy_function(fn: Any) -> CheckResult:
-    """Is ``fn(logits, y)`` the fraction of rows whose largest logit sits at the label (a number in [0, 1])?"""
-    what = "accuracy from logits"
-    hint = "a row's prediction is the class whose logit is largest (which axis holds the classes?); the " \
-           "accuracy is the share of rows whose prediction equals the label."
-    generator = torch.Generator().manual_seed(5)
-    for n, c in ((8, 3), (50, 10), (1, 10)):
-        logits = torch.randn(n, c, generator=generator) * 3
-        y = torch.randint(0, c, (n,), generator=generator)
-        y[: n // 2] = logits[: n // 2].argmax(dim=1)  # make about half of them right
-        num_right = int((logits.argmax(dim=1) == y).sum())
-        got, failure = call_learner(fn, what, hint, logits.clone(), y.clone())
-        if failure is not None:
-            return failure
-        if same_numbers(got, num_right / n):
-            continue
-        if num_right != n and same_numbers(got, num_right):
-            return wrong(what, f"you returned {num_right}, the number of right rows; the accuracy is a share", hint)
-        return wrong(what, f"for {n} examples of {c} classes the accuracy is {num_right / n:.4g}, you gave {got!r}",
-                     hint)
-    return right(what, "correct on every test case")
-
-
-def check_train_step(fn: Any) -> CheckResult:
-    """Does ``fn(model, X, y, loss_fn, optimizer)`` make exactly one correct SGD update, call after call?"""
-    what = "one training step"
-    hint = "a step computes this batch's loss, puts its gradient into .grad and moves the weights; .grad must " \
-           "hold this batch's gradient alone when the weights move (lesson 02, section 9)."
-    generator = torch.Generator().manual_seed(7)
-    X, y = torch.randn(16, 4, generator=generator), torch.randint(0, 3, (16,), generator=generator)
-    weights = [torch.randn(3, 4, generator=generator), torch.randn(3, generator=generator)]
-
-    def fresh():
-        model = torch.nn.Linear(4, 3)
-        with torch.no_grad():
-            model.weight.copy_(weights[0])
-            model.bias.copy_(weights[1])
-        return model, torch.optim.SGD(model.parameters(), lr=0.1)
-
-    reference, reference_opt = fresh()
-    learner, learner_opt = fresh()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    for step in (1, 2, 3):
-        before = learner.weight.detach().clone()
-        loss = loss_fn(reference(X), y)
-        reference_opt.zero_grad()
-        loss.backward()
-        reference_opt.step()
-        _, failure = call_learner(fn, what, hint, learner, X, y, loss_fn, learner_opt)
-        if failure is not None:
-            return failure
-        if torch.allclose(learner.weight, reference.weight, atol=1e-6):
-            continue
-        if torch.equal(learner.weight, before):
-            detail = f"call {step} did not move the weights"
-        elif step == 1:
-            detail = "the first step differs from w − lr·∇L(w) for this batch"
-        else:
-            detail = (f"calls 1 to {step - 1} are right, call {step} is not: the gradient of the previous call "
-                      "was still in .grad and this call's gradient was added to it")
-        return wrong(what, detail, hint)
-    return right(what, "three calls give exactly three correct SGD steps")
-
-
-def check_model_class(cls: Any) -> CheckResult:
-    """Is ``cls`` the tutorial's network (784 → 512 → 512 → 10, ReLU between, logits out) as an ``nn.Module``?"""
-    what = "the network as a class"
-    hint = "section 2 describes the layers in order; flatten each (1, 28, 28) image first, and let the last " \
-           "layer's outputs through untouched."
-    if unanswered(cls):
-        return no_answer(what, "with your class")
-    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        return wrong(what, f"expected a subclass of nn.Module, got {cls!r}", hint)
-    if is_placeholder(cls.forward):
-        return no_answer(what, "in forward")
-    model, failure = call_learner(cls, what, hint)
-    if failure is not None:
-        return failure
-    generator = torch.Generator().manual_seed(11)
-    X = torch.rand(64, 1, 28, 28, generator=generator)
-    output, failure = call_learner(model, what, hint, X)
-    if failure is not None:
-        return failure
-    if not isinstance(output, torch.Tensor) or output.shape != (64, 10):
-        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        return wrong(what, f"for a batch of 64 images it returned {shape}, not one row of 10 logits per image", hint)
-    reference = TutorialMLP()
-    parameters = _parameters_in_call_order(model, X)  # the order of declaration in __init__ does not matter
-    shapes = [tuple(p.shape) for p in parameters]
-    if shapes != [tuple(p.shape) for p in reference.parameters()]:
-        count = sum(p.numel() for p in model.parameters())
-        return wrong(what, f"its layers hold {count:,} numbers in tensors of shapes {shapes}; compare them with "
-                           "the layer sizes of section 2", hint)
-    with torch.no_grad():
-        for mine, theirs in zip(parameters, reference.parameters(), strict=True):
-            mine.copy_(theirs)
-        output, expected = model(X), reference(X)
-    if (output >= 0).all() and (expected < 0).any():
-        return wrong(what, "no output is ever negative: something after the last layer clips the logits", hint)
-    if not torch.allclose(output, expected, atol=1e-5):
-        return wrong(what, "the layer sizes are right, but with the same weights its outputs differ from the "
-                           "tutorial network's: check which layers an activation sits between", hint)
-    return right(what, f"{sum(p.numel() for p in model.parameters()):,} parameters, the tutorial's network exactly")
-
-
-def _parameters_in_call_order(model: torch.nn.Module, X: torch.Tensor) -> list[torch.nn.Parameter]:
-    """``model``'s parameters in the order ``forward`` uses their modules (modules never called go last)."""
-    called: list[torch.nn.Module] = []
-    owners = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
-    hooks = [m.register_forward_pre_hook(lambda module, args: called.append(module)) for m in owners]
-    try:
-        with torch.no_grad():
-            model(X)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    ordered = list({id(m): m for m in called + owners}.values())
-    return [p for m in ordered for p in m.parameters(recurse=False)]
-
-
-# --- lesson 10: a training epoch and an evaluation, fixed ---------------------------------------
-def _mistakes_scene(num_examples: int, seed: int) -> tuple[torch.nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]:
-    """A seeded DropoutBatchNormMLP and ``num_examples`` random images in batches of 16 (the last one smaller)."""
-    generator = torch.Generator().manual_seed(seed)
-    X = torch.randn(num_examples, 1, 28, 28, generator=generator)
-    y = torch.randint(0, 10, (num_examples,), generator=generator)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = DropoutBatchNormMLP()
-    return model, [(X[i:i + 16], y[i:i + 16]) for i in range(0, num_examples, 16)]
-
-
-def _run_epoch(model: torch.nn.Module, loader: list, *, zero_grad: bool) -> list[tuple[float, int]]:
-    """A reference epoch of SGD (lr 0.05) in training mode; returns every batch's (mean loss, size)."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    model.train()
-    record = []
-    for X, y in loader:
-        loss = torch.nn.functional.cross_entropy(model(X), y)
-        if zero_grad:
-            optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        record.append((loss.item(), len(y)))
-    return record
-
-
-def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    return all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
-
-
-def _mean_losses(record: list[tuple[float, int]]) -> dict[str, float]:
-    """The mean over batches and the mean over examples of batch mean losses (``record``: (loss, size) pairs)."""
-    num_examples = sum(size for _, size in record)
-    return {"batches": sum(loss for loss, _ in record) / len(record),
-            "examples": sum(loss * size for loss, size in record) / num_examples,
-            "sum over examples": sum(loss for loss, _ in record) / num_examples,
-            "last batch": record[-1][0], "sum": sum(loss for loss, _ in record)}
-
-
-def check_train_epoch(fn: Any) -> CheckResult:
-    """Does the learner's ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean loss?"""
-    return _check_epoch(fn, "train_epoch", "an epoch puts the model in training mode, then for every batch: forward, "
-                        "loss, clean .grad, backward, step; it returns the mean of the batch losses as a number.")
-
-
-def check_fixed_train_epoch(fn: Any) -> CheckResult:
-    """Does ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean training loss?"""
-    return _check_epoch(fn, "a fixed train_epoch", "three of this lesson's sections apply: which mode the model must "
-                        "be in, what happens to .grad between batches, and what 'the epoch's loss' means when each "
-                        "batch gives one.")
-
-
-def _check_epoch(fn: Any, what: str, hint: str) -> CheckResult:
-    """One epoch of ``fn`` against a correct one (a seeded scene with Dropout and BatchNorm); names the usual slips."""
-    model, loader = _mistakes_scene(40, seed=9)  # batches of 16, 16 and 8
-    references = {}
-    for zero_grad in (True, False):
-        references[zero_grad] = copy.deepcopy(model)
-        with torch.random.fork_rng():
-            torch.manual_seed(10)  # the same Dropout masks in every run
-            record = _run_epoch(references[zero_grad], loader, zero_grad=zero_grad)
-        if zero_grad:
-            want = _mean_losses(record)
-    modes: list[bool] = []
-    model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
-    model.eval()  # as the last evaluation left it
-    with torch.random.fork_rng():
-        torch.manual_seed(10)
-        got, failure = call_learner(fn, what, hint, model, loader, torch.nn.functional.cross_entropy,
-                                    torch.optim.SGD(model.parameters(), lr=0.05))
-    if failure is not None:
-        return failure
-    if not modes:
-        return wrong(what, "your function never called the model", hint)
-    if not all(modes):
-        return wrong(what, "the model ran in eval mode, where the last evaluation left it: Dropout and BatchNorm "
-                           "behaved as at test time while it trained", hint)
-    if not _same_weights(model, references[True]):
-        detail = ("the gradients of the batches added up: each step used the sum of all gradients so far"
-                  if _same_weights(model, references[False]) else
-                  "the weights after the epoch differ from those of a correct epoch")
-        return wrong(what, detail, hint)
-    value = as_array(got)
-    if value is None or value.shape != ():
-        return wrong(what, f"the weights are right; now return the epoch's mean loss as one number, got {got!r}", hint)
-    if any(math.isclose(float(value), want[key], rel_tol=1e-5) for key in ("batches", "examples")):
-        return right(what, "training mode, clean gradients every step, and the epoch's mean loss")
-    named = next((key for key in ("last batch", "sum", "sum over examples")
-                  if math.isclose(float(value), want[key], rel_tol=1e-5)), None)
-    detail = {"last batch": "you returned the last batch's loss, which depends on that one batch",
-              "sum": "you returned the sum of the batch losses; it grows with the number of batches",
-              "sum over examples": "you divided the sum of the batch means by the number of examples: each batch "
-                                   "loss is already a mean, so this is about batch_size times too small"}
-    return wrong(what, detail.get(named, f"the mean loss is {want['batches']:.4f}, you returned {float(value):.4f}"),
-                 hint)
-
-
-def check_fixed_evaluate(fn: Any) -> CheckResult:
-    """Is ``fn(model, loader, loss_fn)`` a correct (mean test loss, accuracy): eval mode, no gradients?
-
-    Both honest means are accepted: the mean of the batch means, and the mean over the examples (each batch
-    mean weighted by its size). They differ when the last batch is smaller; the check says by how much.
-    """
-    what = "a fixed evaluate"
-    hint = "which mode must the model be in, does the test need a graph for backward, what is each batch loss " \
-           "already the mean of, and over which axis does a prediction choose a class?"
-    model, loader = _mistakes_scene(50, seed=8)  # batches of 16, 16, 16 and 2
-    model.train()
-    model(torch.cat([X for X, _ in loader]))  # give BatchNorm running statistics that differ from a batch's own
-    model.eval()
-    with torch.no_grad():
-        record = [(torch.nn.functional.cross_entropy(model(X), y).item(), len(y)) for X, y in loader]
-        want_accuracy = sum(int((model(X).argmax(dim=1) == y).sum()) for X, y in loader) / 50
-    want = _mean_losses(record)
-    grad_was_on: list[bool] = []
-
-    def loss_fn(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        grad_was_on.append(torch.is_grad_enabled())
-        return torch.nn.functional.cross_entropy(output, target)
-
-    model.train()
-    got, failure = call_learner(fn, what, hint, model, loader, loss_fn)
-    if failure is not None:
-        return failure
-    if not (isinstance(got, tuple | list) and len(got) == 2):
-        return wrong(what, f"expected a pair (loss, accuracy), got {got!r}", hint)
-    if any(grad_was_on):
-        return wrong(what, "the loss was computed with gradients on, which builds a graph nobody uses", hint)
-    if model.training:
-        return wrong(what, "the model is still in training mode, so Dropout and BatchNorm act as in training", hint)
-    loss, accuracy = (float(v) for v in got)
-    if math.isclose(loss, want["sum over examples"], rel_tol=1e-4):
-        return wrong(what, "the loss is the sum of the batch means divided by the number of examples; each batch "
-                           "loss is already a mean, so that is about batch_size times too small", hint)
-    if math.isclose(loss, sum(lo * n for lo, n in record) / len(record), rel_tol=1e-4):
-        return wrong(what, "you weighted each batch mean by its size but divided by the number of batches; a sum "
-                           "over examples is divided by the number of examples", hint)
-    kind = next((key for key in ("batches", "examples") if math.isclose(loss, want[key], rel_tol=1e-4)), None)
-    if kind is None:
-        return wrong(what, f"the mean loss is {want['batches']:.4f} over the batches ({want['examples']:.4f} over "
-                           f"the examples), you returned {loss:.4f}", hint)
-    if not math.isclose(accuracy, want_accuracy, abs_tol=1e-6):
-        return wrong(what, f"the loss is right; the accuracy is {want_accuracy:.4f}, you returned {accuracy:.4f}",
-                     hint)
-    other = "examples" if kind == "batches" else "batches"
-    return right(what, f"eval mode, no gradients, argmax over the classes, and the mean loss over the {kind} "
-                       f"({want[kind]:.4f}; over the {other} it is {want[other]:.4f}: the last batch holds 2 "
-                       f"examples, and the mean over the batches counts each of them 8 times as much)")
-

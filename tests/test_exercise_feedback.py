@@ -145,3 +145,32 @@ def test_the_model_class_check_accepts_layers_declared_in_any_order():
             return self.out(torch.relu(self.hidden2(torch.relu(self.hidden1(x.flatten(1))))))
 
     assert checks.check_model_class(Reversed), repr(checks.check_model_class(Reversed))
+
+
+def test_the_sgd_momentum_step_check_names_each_slip():
+    import numpy as np
+
+    def right_step(w, b, g, lr, mu, nesterov):
+        b = mu * b + g
+        return (w - lr * (g + mu * b) if nesterov else w - lr * b), b
+
+    def no_nesterov(w, b, g, lr, mu, nesterov):
+        b = mu * b + g
+        return w - lr * b, b
+
+    def velocity(w, b, g, lr, mu, nesterov):
+        v = mu * b - lr * g
+        return w + v, v
+
+    def uphill(w, b, g, lr, mu, nesterov):
+        b = mu * b + g
+        return w + lr * b, b
+
+    def forgetful(w, b, g, lr, mu, nesterov):
+        return right_step(w, b, g, lr, mu, nesterov)[0], np.zeros(2)
+
+    assert checks.check_sgd_momentum_step(right_step)
+    for fn, expected in ((no_nesterov, "flag changes nothing"), (velocity, "velocity"), (uphill, "uphill"),
+                         (forgetful, "buffer is not")):
+        verdict = checks.check_sgd_momentum_step(fn)
+        assert not verdict and expected in repr(verdict), repr(verdict)
