@@ -68,7 +68,7 @@ def main() -> dict:
     train_set, test_set = load_fashion_mnist()
     start = time.perf_counter()
     X_all, y_all = to_tensors(train_set)
-    to_tensors(test_set)  # lesson 08 converts both sets; the time is for both
+    to_tensors(test_set)  # lesson 08 converts the training images, lesson 09 the test images: the time is for both
     to_tensors_seconds = time.perf_counter() - start
     train_idx, val_idx = train_validation_split(len(y_all), 10_000, seed=0)
     X, y, X_val, y_val = X_all[train_idx], y_all[train_idx], X_all[val_idx], y_all[val_idx]

@@ -71,7 +71,7 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     return right(what, "5 batches of float32 (X, y) holding every row once")
 
 
-# --- lesson 07: accuracy, one training step, the model class, an epoch ---------------------------------------
+# --- lessons 07-09: the model class and an epoch (07), one training step (08), accuracy (09) -----------
 def check_accuracy_function(fn: Any) -> CheckResult:
     """Is ``fn(logits, y)`` the fraction of rows whose largest logit sits at the label (a number in [0, 1])?"""
     what = "accuracy from logits"
