@@ -62,3 +62,24 @@ def test_every_prediction_prompt_has_a_place_to_write_it_and_is_compared(path):
         later = "".join(s for k, s in notebook[i + 1:i + 5] if k == "code")
         assert re.search(rf"compare_prediction\(\s*{written.group(1)}\b", later), \
             f"{path.name}, cell {i}: {written.group(1)} is never passed to compare_prediction"
+
+
+def title(path: Path) -> str:
+    """The notebook's heading, e.g. "03 · Momentum and `torch.optim`"."""
+    first = cells(path)[0][1]
+    return re.match(r"# (.+)", first).group(1).strip()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_lesson_opens_with_its_number_goals_and_prerequisites(path):
+    intro = cells(path)[0][1]
+    assert title(path).startswith(f"{path.name[:2]} · "), f"{path.name}: heading {title(path)!r}"
+    assert "**What you will learn**" in intro and "**Prerequisites" in intro, f"{path.name}: no goals or prerequisites"
+
+
+@pytest.mark.parametrize("index", range(len(NOTEBOOKS) - 1), ids=lambda i: NOTEBOOKS[i].name)
+def test_each_lesson_ends_by_naming_the_next_one(index):
+    """The "Next:" line names the next notebook in the series by its number and title."""
+    path, following = NOTEBOOKS[index], NOTEBOOKS[index + 1]
+    nexts = re.findall(r"Next: \*\*(.+?)\*\*", "\n".join(source for kind, source in cells(path) if kind == "markdown"))
+    assert nexts == [title(following)], f"{path.name} points to {nexts}, the next lesson is {title(following)!r}"
