@@ -65,3 +65,11 @@ def test_the_lesson_table_run_times_and_the_series_row_are_series_time_json():
     longest = max(seconds, key=seconds.get)
     row = performance_row("restart-and-run-all of the whole series")
     assert f"{total:.0f} s ({total / 60:.1f} min; longest: lesson {longest[:2]}, {seconds[longest]:.0f} s)" in row, row
+
+
+def test_the_busy_neighbour_row_is_busy_neighbour_json():
+    busy = record("busy_neighbour")
+    row = performance_row("the longest training lesson (08) while another program keeps one core busy")
+    assert f"{busy['beside one busy process']['seconds']:.1f} s on 1 thread" in row
+    assert f"{busy['alone']['seconds']:.1f} s alone on 2 threads" in row
+    assert busy["beside one busy process"]["setup"].endswith("threads: 1") and busy["alone"]["setup"].endswith("2")
