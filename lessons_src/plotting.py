@@ -17,6 +17,8 @@ from matplotlib.ticker import LogLocator, NullLocator
 
 from lessons_src.descent import critical_momentum, distances_to, gd_rate, momentum_rate
 from lessons_src.minibatch import covariance_ellipse
+from lessons_src.range_test import RangeTest
+from lessons_src.schedules import Schedule
 
 OPTIMIZER_COLORS = {"sgd": "tab:blue", "momentum": "tab:red", "nesterov": "tab:purple",
                     "rmsprop": "tab:orange", "adam": "tab:green"}
@@ -331,3 +333,28 @@ def __getattr__(name: str) -> Any:
 
         return LiveCurve
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- the learning rate: range test and schedules ---------------------------------------------------
+def plot_range_test(ax: Axes, result: RangeTest, *, label: str | None = None, color: str | None = None) -> None:
+    """The raw and smoothed losses against lr (log axis), with the steepest point and the minimum marked."""
+    line, = ax.plot(result.lrs, result.smoothed, color=color, label=label or "smoothed loss")
+    ax.plot(result.lrs, result.losses, color=line.get_color(), alpha=0.25, lw=0.8)
+    lowest = int(np.argmin(result.smoothed))
+    ax.plot(result.min_loss_lr, result.smoothed[lowest], "v", color=line.get_color())
+    steep = result.steepest_lr
+    ax.plot(steep, np.interp(np.log(steep), np.log(result.lrs), result.smoothed), "o", color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_ylim(top=min(float(np.nanmax(result.smoothed)), 2.5 * float(result.smoothed[0])) * 1.05)
+
+
+def plot_schedules(ax: Axes, schedules: Sequence[Schedule], steps_per_epoch: int | None = None) -> None:
+    """Each schedule's lr against the update number (epochs on the axis when ``steps_per_epoch`` is given)."""
+    for schedule in schedules:
+        x = np.arange(schedule.total_steps)
+        ax.plot(x / steps_per_epoch if steps_per_epoch else x, schedule.curve(), label=schedule.name)
+    ax.set_xlabel("epoch" if steps_per_epoch else "update")
+    ax.set_ylabel("learning rate")
+    ax.legend(fontsize="small")
