@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -417,7 +417,8 @@ def _validate_fit_arguments(optimizer: torch.optim.Optimizer, num_epochs: Any, s
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn: Callable,
         optimizer: torch.optim.Optimizer, num_epochs: int, *, history: History | None = None,
         scheduler: Any = None, scheduler_step: str = "epoch", progress: bool = False,
-        on_epoch_end: Callable[[History], None] | None = None, check_every: int = 50) -> History:
+        on_epoch_end: Callable[[History], Any] | Sequence[Callable[[History], Any]] | None = None,
+        check_every: int = 50) -> History:
     """Train until ``history`` holds ``num_epochs`` epochs, evaluating on ``val_loader`` after each.
 
     ``val_loader`` serves held-out examples to choose by (a validation split of the training data); keep
@@ -439,10 +440,14 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn:
     - Divergence: a NaN/inf training loss raises :class:`TrainingDiverged` (a ValueError when the
       inputs were not finite), as does an epoch whose mean loss passes ``EXPLOSION_FACTOR`` (1000) ×
       max(|first step's loss|, 1). ``history`` keeps the epochs before it.
-    - ``on_epoch_end(history)`` is called after every epoch (e.g. a live curve, or save_checkpoint).
+    - ``on_epoch_end(history)`` (one callable or a list) is called after every epoch (e.g. a live curve,
+      save_checkpoint, or :class:`lessons_src.early_stopping.EarlyStopping`); when one returns True,
+      training stops after that epoch.
     """
     num_epochs, check_every = _validate_fit_arguments(optimizer, num_epochs, scheduler, scheduler_step, check_every)
     history = history if history is not None else History()
+    callbacks = (list(on_epoch_end) if isinstance(on_epoch_end, list | tuple)
+                 else [] if on_epoch_end is None else [on_epoch_end])
     history.interrupted = None
     if history.generators is not None:  # go on from the generators as they were at the stop
         set_rng_states(history.generators)
@@ -457,8 +462,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn:
                 run.epoch()
                 epochs.update()
                 epochs.set_postfix(loss=f"{history.train_loss[-1]:.4f}", acc=f"{history.val_accuracy[-1]:.3f}")
-                if on_epoch_end is not None:
-                    on_epoch_end(history)
+                if any([callback(history) is True for callback in callbacks]):  # every callback runs
+                    break
                 stop.check()
         except KeyboardInterrupt:
             with critical(stop):
