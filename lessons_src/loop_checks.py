@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of the training lessons (05, 07, 10) in which the learner writes code: a
+"""Self-checks for the exercises of the training lessons (05, 07-10) in which the learner writes code: a
 loader, an accuracy, a training step, the network as a class, an epoch, an evaluation. Each runs the
 learner's code on a seeded case, compares it with a correct version and names the usual slip.
 """
@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from lessons_src.feedback import (
     CheckResult,
@@ -193,18 +194,19 @@ def _parameters_in_call_order(model: torch.nn.Module, X: torch.Tensor) -> list[t
 
 
 # --- lesson 10: a training epoch and an evaluation, fixed ---------------------------------------
-def _mistakes_scene(num_examples: int, seed: int) -> tuple[torch.nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]:
-    """A seeded DropoutBatchNormMLP and ``num_examples`` random images in batches of 16 (the last one smaller)."""
+def _mistakes_scene(num_examples: int, seed: int) -> tuple[torch.nn.Module, DataLoader]:
+    """A seeded DropoutBatchNormMLP and ``num_examples`` random images in a DataLoader of batches of 16 (in order,
+    the last one smaller): a real loader, so ``len(loader)`` and ``len(loader.dataset)`` work as in the lessons."""
     generator = torch.Generator().manual_seed(seed)
     X = torch.randn(num_examples, 1, 28, 28, generator=generator)
     y = torch.randint(0, 10, (num_examples,), generator=generator)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = DropoutBatchNormMLP()
-    return model, [(X[i:i + 16], y[i:i + 16]) for i in range(0, num_examples, 16)]
+    return model, DataLoader(TensorDataset(X, y), batch_size=16)
 
 
-def _run_epoch(model: torch.nn.Module, loader: list, *, zero_grad: bool) -> list[tuple[float, int]]:
+def _run_epoch(model: torch.nn.Module, loader: DataLoader, *, zero_grad: bool) -> list[tuple[float, int]]:
     """A reference epoch of SGD (lr 0.05) in training mode; returns every batch's (mean loss, size)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     model.train()
@@ -234,8 +236,9 @@ def _mean_losses(record: list[tuple[float, int]]) -> dict[str, float]:
 
 def check_train_epoch(fn: Any) -> CheckResult:
     """Does the learner's ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean loss?"""
-    return _check_epoch(fn, "train_epoch", "an epoch puts the model in training mode, then for every batch: forward, "
-                        "loss, clean .grad, backward, step; it returns the mean of the batch losses as a number.")
+    return _check_epoch(fn, "train_epoch", "which mode did the last evaluation leave the model in, what does "
+                        "backward() do to a .grad that already holds something (section 4), and how do you turn "
+                        "one loss per batch into one number for the epoch?")
 
 
 def check_fixed_train_epoch(fn: Any) -> CheckResult:
@@ -275,6 +278,12 @@ def _check_epoch(fn: Any, what: str, hint: str) -> CheckResult:
                   if _same_weights(model, references[False]) else
                   "the weights after the epoch differ from those of a correct epoch")
         return wrong(what, detail, hint)
+    if isinstance(got, torch.Tensor) and got.requires_grad:
+        return wrong(what, "the weights are right, but you returned a tensor that still needs its graph: adding "
+                           "loss tensors keeps every batch's graph alive; add loss.item() and return a number", hint)
+    if isinstance(got, torch.Tensor):
+        return wrong(what, "the weights are right; return the mean loss as a Python number (.item()), not a tensor",
+                     hint)
     value = as_array(got)
     if value is None or value.shape != ():
         return wrong(what, f"the weights are right; now return the epoch's mean loss as one number, got {got!r}", hint)

@@ -174,3 +174,44 @@ def test_the_sgd_momentum_step_check_names_each_slip():
                          (forgetful, "buffer is not")):
         verdict = checks.check_sgd_momentum_step(fn)
         assert not verdict and expected in repr(verdict), repr(verdict)
+
+
+def test_the_epoch_and_evaluate_checks_hand_over_a_real_loader():
+    """Answers that use len(loader.dataset), as the lessons' own loops do, are judged like any other."""
+    def per_example_epoch(model, loader, loss_fn, optimizer):
+        model.train()
+        total = 0.0
+        for X, y in loader:
+            loss = loss_fn(model(X), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(y)
+        return total / len(loader.dataset)
+
+    def tensor_epoch(model, loader, loss_fn, optimizer):
+        model.train()
+        total = 0
+        for X, y in loader:
+            loss = loss_fn(model(X), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total = total + loss
+        return total / len(loader)
+
+    def evaluate_like_lesson_07(model, loader, loss_fn):
+        model.eval()
+        total, correct = 0.0, 0
+        with torch.no_grad():
+            for X, y in loader:
+                logits = model(X)
+                total += loss_fn(logits, y).item()
+                correct += (logits.argmax(dim=1) == y).sum().item()
+        return total / len(loader), correct / len(loader.dataset)
+
+    assert checks.check_train_epoch(per_example_epoch) and checks.check_fixed_train_epoch(per_example_epoch)
+    verdict = checks.check_train_epoch(tensor_epoch)
+    assert not verdict and "graph alive" in repr(verdict)
+    evaluated = checks.check_fixed_evaluate(evaluate_like_lesson_07)
+    assert evaluated, repr(evaluated)

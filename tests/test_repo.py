@@ -306,3 +306,13 @@ def test_ruff_is_clean():
     targets = [p for p in ("lessons_src", "tests", "notebooks", "bench", "hub", "conftest.py") if (ROOT / p).exists()]
     result = subprocess.run([ruff, "check", *targets], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_teaching_table_names_the_lessons_that_hold_the_explorers():
+    """Each explorer row's lesson number is a notebook with live widgets, and every such lesson has a row."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("## Teaching with it")[1].split("\n\n")[2]
+    named = set(re.findall(r"^\| \*\*[^*]+\*\* \((\d\d)\) \|", table, flags=re.MULTILINE))
+    live = {p.name[:2] for p in NOTEBOOKS
+            if p.name[:2] != "00" and "%matplotlib widget" in p.read_text(encoding="utf-8")}
+    assert named and named == live, f"the table names lessons {sorted(named)}, the explorers are in {sorted(live)}"
