@@ -6,6 +6,7 @@ learner's code on a seeded case, compares it with a correct version and names th
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from typing import Any
 
@@ -94,47 +95,6 @@ def check_accuracy_function(fn: Any) -> CheckResult:
         return wrong(what, f"for {n} examples of {c} classes the accuracy is {num_right / n:.4g}, you gave {got!r}",
                      hint)
     return right(what, "correct on every test case")
-
-
-def check_train_step(fn: Any) -> CheckResult:
-    """Does ``fn(model, X, y, loss_fn, optimizer)`` make exactly one correct SGD update, call after call?"""
-    what = "one training step"
-    hint = "a step computes this batch's loss, puts its gradient into .grad and moves the weights; .grad must " \
-           "hold this batch's gradient alone when the weights move (lesson 02, section 9)."
-    generator = torch.Generator().manual_seed(7)
-    X, y = torch.randn(16, 4, generator=generator), torch.randint(0, 3, (16,), generator=generator)
-    weights = [torch.randn(3, 4, generator=generator), torch.randn(3, generator=generator)]
-
-    def fresh():
-        model = torch.nn.Linear(4, 3)
-        with torch.no_grad():
-            model.weight.copy_(weights[0])
-            model.bias.copy_(weights[1])
-        return model, torch.optim.SGD(model.parameters(), lr=0.1)
-
-    reference, reference_opt = fresh()
-    learner, learner_opt = fresh()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    for step in (1, 2, 3):
-        before = learner.weight.detach().clone()
-        loss = loss_fn(reference(X), y)
-        reference_opt.zero_grad()
-        loss.backward()
-        reference_opt.step()
-        _, failure = call_learner(fn, what, hint, learner, X, y, loss_fn, learner_opt)
-        if failure is not None:
-            return failure
-        if torch.allclose(learner.weight, reference.weight, atol=1e-6):
-            continue
-        if torch.equal(learner.weight, before):
-            detail = f"call {step} did not move the weights"
-        elif step == 1:
-            detail = "the first step differs from w − lr·∇L(w) for this batch"
-        else:
-            detail = (f"calls 1 to {step - 1} are right, call {step} is not: the gradient of the previous call "
-                      "was still in .grad and this call's gradient was added to it")
-        return wrong(what, detail, hint)
-    return right(what, "three calls give exactly three correct SGD steps")
 
 
 def check_model_class(cls: Any) -> CheckResult:
@@ -241,13 +201,6 @@ def check_train_epoch(fn: Any) -> CheckResult:
                         "one loss per batch into one number for the epoch?")
 
 
-def check_fixed_train_epoch(fn: Any) -> CheckResult:
-    """Does ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean training loss?"""
-    return _check_epoch(fn, "a fixed train_epoch", "three of this lesson's sections apply: which mode the model must "
-                        "be in, what happens to .grad between batches, and what 'the epoch's loss' means when each "
-                        "batch gives one.")
-
-
 def _check_epoch(fn: Any, what: str, hint: str) -> CheckResult:
     """One epoch of ``fn`` against a correct one (a seeded scene with Dropout and BatchNorm); names the usual slips."""
     model, loader = _mistakes_scene(40, seed=9)  # batches of 16, 16 and 8
@@ -351,3 +304,46 @@ def check_fixed_evaluate(fn: Any) -> CheckResult:
                        f"({want[kind]:.4f}; over the {other} it is {want[other]:.4f}: the last batch holds 2 "
                        f"examples, and the mean over the batches counts each of them 8 times as much)")
 
+
+
+# --- lesson 08: an experiment on validation --------------------------------------------------------
+TWO_EPOCH_TARGET = 0.86  # validation accuracy after 2 epochs; lesson 08's good recipe is at 86.7 % then
+
+
+@functools.cache
+def _normalized_splits():
+    """The normalized training and validation tensors of lesson 07's split (loaded once per kernel)."""
+    from lessons_src.data import fashion_mnist_splits, normalize
+
+    splits = fashion_mnist_splits()
+    return (normalize(splits.train[0]), splits.train[1]), (normalize(splits.val[0]), splits.val[1])
+
+
+def check_two_epoch_settings(lr: Any, momentum: Any) -> CheckResult:
+    """Train the tutorial network for 2 epochs with SGD(lr, momentum), batch 64, shuffled, on the normalized
+    training split; is its validation accuracy at least ``TWO_EPOCH_TARGET``? If not, say what the curves show."""
+    from lessons_src.training import TensorLoader, TrainingDiverged, fit
+
+    what = f"two epochs that reach {TWO_EPOCH_TARGET:.1%} validation accuracy"
+    hint = "compare the two epochs' training losses: still falling fast means the steps are too short; rising, " \
+           "or a blow-up, means too long. Momentum γ lengthens every step about 1/(1 − γ) times."
+    if unanswered(lr) or unanswered(momentum):
+        return no_answer(what, "with your lr and momentum")
+    try:
+        settings = {"lr": float(lr), "momentum": float(momentum)}
+        (X, y), (X_val, y_val) = _normalized_splits()
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = TutorialMLP()
+            history = fit(model, TensorLoader(X, y, 64, shuffle=True, seed=0), TensorLoader(X_val, y_val, 1000),
+                          torch.nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), **settings), 2)
+    except TrainingDiverged:
+        return wrong(what, f"with lr = {lr} and momentum = {momentum} the loss blew up", hint)
+    except (TypeError, ValueError) as error:
+        return wrong(what, f"these settings cannot train: {error}", hint)
+    accuracy, (first, second) = history.val_accuracy[-1], history.train_loss
+    if accuracy >= TWO_EPOCH_TARGET:
+        return right(what, f"{accuracy:.1%} on validation after 2 epochs (training loss {first:.3f} → {second:.3f})")
+    trend = ("the training loss rose from the first epoch to the second: the steps overshoot" if second >= first
+             else f"the training loss is still falling ({first:.3f} → {second:.3f})")
+    return wrong(what, f"{accuracy:.1%} on validation after 2 epochs; {trend}", hint)

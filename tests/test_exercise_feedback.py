@@ -11,7 +11,8 @@ import torch
 from lessons_src import checks
 
 # checks that take a question argument before the answer, with a valid question
-LEADING_ARGUMENTS = {"check_label_of": ("Sneaker",), "check_buggy_line": ("train",)}
+LEADING_ARGUMENTS = {"check_label_of": ("Sneaker",), "check_buggy_line": ("train",),
+                     "check_two_epoch_settings": (0.03,)}  # lr given, the momentum is the answer
 EXERCISE_CHECKS = sorted(name for name, fn in vars(checks).items()
                          if name.startswith("check_") and name != "check_answer" and inspect.isfunction(fn))
 
@@ -39,7 +40,7 @@ ANSWER_FRAGMENTS = {
     "check_gradient_at_2_minus_1": ("−6(", "-6(", "(4, 0)", "instead of −6"),
     "check_max_stable_lr_ravine": ("2/λmax", "2 / λmax", "0.1"),
     "check_loader_from_frame": ("TensorDataset(", "DataLoader(", "dtype=torch.float32", "drop(columns"),
-    "check_train_step": ("zero_grad()", "backward()", "step()"),
+    "check_train_epoch": ("zero_grad()", "model.train()", ".item()"),
     "check_accuracy_function": ("argmax", "dim=1"),
     "check_tanh_hidden_gradient": ("1 − tanh", "1 - tanh"),
     "check_equivalent_lr": ("η·(1 − β)", "0.05"),
@@ -210,8 +211,17 @@ def test_the_epoch_and_evaluate_checks_hand_over_a_real_loader():
                 correct += (logits.argmax(dim=1) == y).sum().item()
         return total / len(loader), correct / len(loader.dataset)
 
-    assert checks.check_train_epoch(per_example_epoch) and checks.check_fixed_train_epoch(per_example_epoch)
+    assert checks.check_train_epoch(per_example_epoch)
     verdict = checks.check_train_epoch(tensor_epoch)
     assert not verdict and "graph alive" in repr(verdict)
     evaluated = checks.check_fixed_evaluate(evaluate_like_lesson_07)
     assert evaluated, repr(evaluated)
+
+
+def test_the_two_epoch_experiment_check_trains_and_reads_the_curves():
+    """The lesson 08 experiment: right settings pass, too-short steps and a blow-up are named (trains ~3 s each)."""
+    assert checks.check_two_epoch_settings(0.03, 0.9)
+    slow = checks.check_two_epoch_settings(1e-3, 0.0)
+    assert not slow and "still falling" in repr(slow), repr(slow)
+    blown = checks.check_two_epoch_settings(0.5, 0.99)
+    assert not blown and "blew up" in repr(blown), repr(blown)

@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lessons_src import set_seed
-from lessons_src.checks import check_buggy_line, check_fixed_evaluate, check_fixed_train_epoch
+from lessons_src.checks import check_buggy_line, check_fixed_evaluate, check_train_epoch
 from lessons_src.models import SourceModel
 from lessons_src.pitfalls import (
     BUGGY_SNIPPETS,
@@ -204,25 +204,25 @@ def _train_epoch_variant(*, train_mode=True, zero_grad=True, returns="batches", 
     return fn
 
 
-def test_check_fixed_train_epoch_accepts_both_orders_and_means_and_names_each_mistake():
+def test_check_train_epoch_accepts_both_orders_and_means_and_names_each_mistake():
     for variant in (_train_epoch_variant(), _train_epoch_variant(order="after"),
                     _train_epoch_variant(returns="examples")):
-        assert check_fixed_train_epoch(variant)
+        assert check_train_epoch(variant)
     cases = {"eval mode": _train_epoch_variant(train_mode=False),
              "gradients of the batches added up": _train_epoch_variant(zero_grad=False),
              "last batch's loss": _train_epoch_variant(returns="last"),
              "sum of the batch losses": _train_epoch_variant(returns="sum")}
     for phrase, fn in cases.items():
-        result = check_fixed_train_epoch(fn)
+        result = check_train_epoch(fn)
         assert not result and phrase in repr(result), (phrase, repr(result))
 
 
-def test_check_fixed_train_epoch_leaves_the_untouched_exercise_without_a_hint():
+def test_check_train_epoch_leaves_the_untouched_exercise_without_a_hint():
     def my_train_epoch(model, loader, loss_fn, optimizer):
         """The placeholder as the notebook shows it."""
         ...
 
-    result = check_fixed_train_epoch(my_train_epoch)
+    result = check_train_epoch(my_train_epoch)
     assert not result and "no answer yet" in repr(result) and "Hint" not in repr(result)
 
 

@@ -20,7 +20,6 @@ from torch.utils.data import DataLoader, Subset  # noqa: E402
 from lessons_src import set_seed  # noqa: E402
 from lessons_src.checks import (  # noqa: E402
     check_accuracy_function,
-    check_train_step,
 )
 from lessons_src.data import (  # noqa: E402
     CLASS_NAMES,
@@ -432,30 +431,10 @@ def test_plots_draw_on_the_given_axes_and_the_live_curve_moves(data):
 
 
 # --- self-checks --------------------------------------------------------------------------------
-def right_train_step(model, X, y, loss_fn, optimizer):
-    loss = loss_fn(model(X), y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-
-
-def no_zero_grad(model, X, y, loss_fn, optimizer):
-    loss_fn(model(X), y).backward()
-    optimizer.step()
-
-
-def step_before_backward(model, X, y, loss_fn, optimizer):
-    loss = loss_fn(model(X), y)
-    optimizer.zero_grad()
-    optimizer.step()
-    loss.backward()
-
-
 @pytest.mark.parametrize(("check", "right", "wrongs"), [
     (check_accuracy_function, lambda logits, y: (logits.argmax(dim=1) == y).float().mean().item(),
      [lambda logits, y: (logits.argmax(dim=0)[: len(y)] == y).float().mean().item(),
       lambda logits, y: (logits.argmax(dim=1) == y).sum().item(), lambda logits, y: 1 / 0]),
-    (check_train_step, right_train_step, [no_zero_grad, step_before_backward, lambda *args: None]),
 ])
 def test_checks_accept_right_and_reject_wrong(check, right, wrongs):
     ok = check(right)
