@@ -61,7 +61,7 @@ def describe_rates(surface: Surface, lr: float, momentum: float) -> str:
     gd, heavy = descent.gd_rate(lr, lams), descent.momentum_rate(lr, momentum, lams)
     star = (f"γ* = (1 − √(η·λmin))² = <b>{descent.critical_momentum(lr, float(lams[0])):.4f}</b>"
             if lr * lams[0] <= 1 else "γ*: undefined (η·λmin > 1)")
-    return parts(f"λ = {lams[0]:.3g}, {lams[-1]:.3g}", f"rate per step: GD {describe_rate(gd)};",
+    return parts(f"λ = {lams[0]:.3g}, {lams[-1]:.3g}", f"rate per step: GD {describe_rate(gd)}",
                  f"momentum {describe_rate(heavy)}", star)
 
 

@@ -37,23 +37,40 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    """(busy ticks of the whole machine, ticks this process used), from /proc."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    values = [int(v) for v in fields]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+# PyTorch's thread count when the course was imported: it already honours OMP_NUM_THREADS or a server's limit,
+# and it is the most use_free_cores ever sets, however often it has lowered the count since
+MAX_THREADS = torch.get_num_threads()
+
+
+def _usable_cpus() -> list[int]:
+    """The CPUs this process may run on (all of them where the system cannot say)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def _cpu_ticks(cpus: list[int]) -> tuple[int, int]:
+    """(busy ticks of the CPUs ``cpus``, ticks this process used), from /proc."""
+    wanted, busy = {f"cpu{n}" for n in cpus}, 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] in wanted:
+            values = [int(v) for v in fields[1:]]
+            busy += sum(values[:8]) - values[3] - values[4]  # all but idle and iowait
     own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(values[:8]) - idle, int(own[11]) + int(own[12])  # utime + stime
+    return busy, int(own[11]) + int(own[12])  # utime + stime
 
 
 def busy_cores_elsewhere(sample_seconds: float = 0.3) -> float | None:
-    """How many cores other processes keep busy, measured over ``sample_seconds`` (None without /proc)."""
+    """How many of this process's CPUs other processes keep busy, measured over ``sample_seconds`` (None
+    without /proc)."""
     sample_seconds = as_real("sample_seconds", sample_seconds, low=0.05, high=5.0)
+    cpus = _usable_cpus()
     try:
-        busy0, own0 = _cpu_ticks()
+        busy0, own0 = _cpu_ticks(cpus)
         start = time.perf_counter()
         time.sleep(sample_seconds)
-        busy1, own1 = _cpu_ticks()
+        busy1, own1 = _cpu_ticks(cpus)
     except (OSError, ValueError, IndexError):
         return None
     ticks = os.sysconf("SC_CLK_TCK") * (time.perf_counter() - start)
@@ -74,11 +91,11 @@ def threads_to_use(cores: int, busy_elsewhere: float, most: int) -> int:
 def use_free_cores(sample_seconds: float = 0.3) -> int:
     """Set PyTorch's CPU threads to the cores other programs leave free now; returns the number.
 
-    Never more than PyTorch uses already (so ``OMP_NUM_THREADS`` or a server's limit still holds).
-    Where /proc is missing (not Linux), PyTorch's setting stays as it is.
+    Never more than :data:`MAX_THREADS`, PyTorch's count when the course was imported (so ``OMP_NUM_THREADS``
+    or a server's limit still holds), and back up to it when the other programs have finished. Where /proc
+    is missing (not Linux), PyTorch's setting stays as it is.
     """
     busy = busy_cores_elsewhere(sample_seconds)
     if busy is not None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        torch.set_num_threads(threads_to_use(cores, busy, torch.get_num_threads()))
+        torch.set_num_threads(threads_to_use(len(_usable_cpus()), busy, MAX_THREADS))
     return torch.get_num_threads()

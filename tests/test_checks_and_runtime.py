@@ -146,3 +146,25 @@ def test_use_free_cores_sees_a_busy_process():
         spinner.kill()
         spinner.wait()
         torch.set_num_threads(before)
+
+
+def test_use_free_cores_goes_back_up_keeps_a_servers_limit_and_leaves_other_systems_alone(monkeypatch):
+    import subprocess
+    import sys
+
+    from lessons_src import runtime
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(runtime, "busy_cores_elsewhere", lambda sample_seconds=0.3: 0.0)
+        torch.set_num_threads(1)  # as after a busy moment
+        assert runtime.use_free_cores() == min(runtime.MAX_THREADS, len(runtime._usable_cpus()))
+        monkeypatch.undo()
+        monkeypatch.setattr(runtime, "_cpu_ticks", lambda cpus: (_ for _ in ()).throw(OSError("no /proc")))
+        torch.set_num_threads(1)
+        assert runtime.busy_cores_elsewhere() is None and runtime.use_free_cores() == 1  # left as it was
+    finally:
+        torch.set_num_threads(before)
+    limited = subprocess.run([sys.executable, "-c", "from lessons_src import use_free_cores; print(use_free_cores())"],
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, check=True)
+    assert limited.stdout.strip() == "1", limited

@@ -123,10 +123,12 @@ def test_lab_from_another_folder_serves_the_repository_root_and_passes_arguments
 def test_lab_takes_the_callers_ip_and_folder_instead_of_clashing_with_its_defaults(repo, tmp_path):
     """Jupyter refuses a setting given twice, so `--ip=0.0.0.0` in a container must replace 127.0.0.1."""
     record = fake_venv(repo)
-    result = run(repo / "course", "lab", "--ip=0.0.0.0", f"--notebook-dir={tmp_path}", cwd=tmp_path)
+    result = run(repo / "course", "lab", "--ip=0.0.0.0", f"--notebook-dir={tmp_path}", "--LabApp.default_url=/lab",
+                 cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (_, args), = [call for call in calls(record) if call[1].startswith("-m jupyter lab ")]
     assert "--ServerApp.ip=" not in args and "--ServerApp.root_dir=" not in args, args
+    assert args.count("default_url") == 1, "a start page given by the caller replaces lesson 00"
 
 
 # ---- the real thing: ./course lab as the README says, checked over HTTP ----
