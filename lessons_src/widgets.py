@@ -198,8 +198,9 @@ class LossSurfaceExplorer(Explorer):
                                      self.w2_slider)
             panels = [figure_box(self.fig)]
             if self.fig3d is not None:  # beside the 2-D panels when the window is wide, under them when narrow
+                width = round(self.fig3d.get_figwidth() * self.fig3d.dpi) + 16  # its sliders stack under it
                 panels.append(widgets.VBox([figure_box(self.fig3d), control_panel(self.elev_slider, self.azim_slider)],
-                                           layout=widgets.Layout(max_width="100%")))
+                                           layout=widgets.Layout(width=f"{width}px", max_width="100%")))
             self._widget = widgets.VBox([controls, readout_panel(self.readout), wrapping_row(*panels)])
         return self._widget
 

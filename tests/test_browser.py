@@ -29,6 +29,7 @@ MIN_TRACK_PX = 120  # a slider's track narrower than this cannot be set with any
 # How many explorers each notebook shows; a notebook not named here has none. An explorer that does not
 # render is missed by the layout checks, so its absence must fail.
 EXPLORERS = {"00_setup_check": 1, "01_gradient_descent": 1, "04_rates_and_adam": 2, "06_gradient_noise": 1}
+BESIDE_WHEN_WIDE = {"01_gradient_descent"}  # its 3-D panel must sit beside the 2-D panels on a wide screen
 CLICK_TO_START = {"01_gradient_descent"}  # a click on this notebook's first figure starts a new path there
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 # what a widget shows when JupyterLab cannot render it: its Python repr, e.g. `Canvas(toolbar=…)`
@@ -393,6 +394,14 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
             if explorers.count():
                 explorers.first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / f"{stem}-{size}.png"))
+        if stem in BESIDE_WHEN_WIDE:  # a wide screen (file browser still open): the 3-D panel beside the 2-D one
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            settle(page)
+            explorers.first.scroll_into_view_if_needed()
+            tops = [box["y"] for box in (c.bounding_box() for c in explorers.first.locator(CANVAS).all()) if box]
+            report["1920x1080 canvas tops"] = tops
+            if len(tops) < 2 or abs(tops[1] - tops[0]) > 5:
+                layout_faults.append(f"1920x1080: the 3-D panel is not beside the 2-D one (canvas tops {tops})")
         if explorers.count():  # the README's screenshot: a projector's width, tall enough for a whole explorer
             page.set_viewport_size({"width": 1280, "height": 1500})
             settle(page)
