@@ -173,17 +173,18 @@ def check_steps_with_and_without_drop_last(answer: Any) -> CheckResult:
     return wrong(what, f"not yet (you gave {answer!r})", hint)
 
 
-def check_batch_size_for_quarter_std(answer: Any) -> CheckResult:
-    """The batch size whose gradient noise has a 4× smaller standard deviation than batch size 16's."""
-    what = "batch size for a 4× smaller standard deviation"
+def check_batch_size_for_third_std(answer: Any) -> CheckResult:
+    """The batch size whose gradient noise has a 3× smaller standard deviation than batch size 8's, by the 1/B law
+    (a data set far larger than the batch, so the finite-population factor is about 1)."""
+    what = "batch size for a 3× smaller standard deviation"
     hint = "section 3 measured how the variance falls with B; how is a standard deviation related to a variance?"
     if unanswered(answer):
         return no_answer(what)
-    if same_numbers(answer, 256):
-        return right(what, "256: 16 times the batch, 16 times less variance, 4 times less standard deviation")
-    if same_numbers(answer, 64):
-        return wrong(what, "64 makes the *variance* 4 times smaller; the standard deviation only 2 times", hint)
-    if same_numbers(answer, 4):
+    if same_numbers(answer, 72):
+        return right(what, "72: 9 times the batch, 9 times less variance, 3 times less standard deviation")
+    if same_numbers(answer, 24):
+        return wrong(what, "24 makes the *variance* 3 times smaller; the standard deviation only √3 ≈ 1.7 times", hint)
+    if same_numbers(answer, 8 / 3) or same_numbers(answer, 8 / 9):
         return wrong(what, "a smaller batch makes the noise larger, not smaller", hint)
     return wrong(what, f"not yet (you gave {answer!r})", hint)
 
@@ -237,7 +238,7 @@ def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
 
 
 __all__ = ["CheckResult", "check_accuracy_function", "check_adam_step", "check_answer",
-           "check_batch_size_for_quarter_std", "check_buggy_line", "check_equivalent_lr", "check_fastest_momentum",
+           "check_batch_size_for_third_std", "check_buggy_line", "check_equivalent_lr", "check_fastest_momentum",
            "check_fixed_evaluate", "check_gradient_at_2_minus_1",
            "check_gradient_descent", "check_label_of", "check_loader_from_frame", "check_lr_for_one_epoch",
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",

@@ -44,7 +44,7 @@ ANSWER_FRAGMENTS = {
     "check_accuracy_function": ("argmax", "dim=1"),
     "check_tanh_hidden_gradient": ("1 − tanh", "1 - tanh"),
     "check_equivalent_lr": ("η·(1 − β)", "0.05"),
-    "check_batch_size_for_quarter_std": ("1/√B", "256"),
+    "check_batch_size_for_third_std": ("1/√B", "72", "9 times"),
     "check_mse_gradient": ("2·(Xw − y)", "Xᵀ"),
 }
 

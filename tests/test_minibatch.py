@@ -364,7 +364,7 @@ def test_explorer_widget_holds_the_controls(explorer):
 # --- self-checks -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("check, right, wrong", [
     (checks.check_steps_with_and_without_drop_last, (48, 45), (45, 48)),
-    (checks.check_batch_size_for_quarter_std, 256, 64),
+    (checks.check_batch_size_for_third_std, 72, 24),
 ])
 def test_number_checks_accept_right_and_reject_wrong(check, right, wrong):
     assert check(right) and "✓" in repr(check(right))
