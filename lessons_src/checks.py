@@ -39,10 +39,10 @@ from lessons_src.feedback import (
     wrong,
 )
 from lessons_src.loop_checks import (
-    check_accuracy_function,
     check_fixed_evaluate,
     check_loader_from_frame,
     check_model_class,
+    check_resume,
     check_train_epoch,
     check_two_epoch_settings,
 )
@@ -237,11 +237,11 @@ def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
     return wrong(what, f"line {answer} is fine", hint)
 
 
-__all__ = ["CheckResult", "check_accuracy_function", "check_adam_step", "check_answer",
+__all__ = ["CheckResult", "check_adam_step", "check_answer",
            "check_batch_size_for_third_std", "check_buggy_line", "check_equivalent_lr", "check_fastest_momentum",
            "check_fixed_evaluate", "check_gradient_at_2_minus_1",
            "check_gradient_descent", "check_label_of", "check_loader_from_frame", "check_lr_for_one_epoch",
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",
-           "check_pixels_per_image", "check_sgd_momentum_step",
+           "check_pixels_per_image", "check_resume", "check_sgd_momentum_step",
            "check_steps_with_and_without_drop_last", "check_tanh_hidden_gradient",
            "check_train_epoch", "check_two_epoch_settings", "compare_prediction"]

@@ -22,7 +22,6 @@ from lessons_src.feedback import (
     is_placeholder,
     no_answer,
     right,
-    same_numbers,
     unanswered,
     wrong,
 )
@@ -73,30 +72,7 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     return right(what, "5 batches of float32 (X, y) holding every row once")
 
 
-# --- lessons 07-09: the model class and an epoch (07), one training step (08), accuracy (09) -----------
-def check_accuracy_function(fn: Any) -> CheckResult:
-    """Is ``fn(logits, y)`` the fraction of rows whose largest logit sits at the label (a number in [0, 1])?"""
-    what = "accuracy from logits"
-    hint = "a row's prediction is the class whose logit is largest (which axis holds the classes?); the " \
-           "accuracy is the share of rows whose prediction equals the label."
-    generator = torch.Generator().manual_seed(5)
-    for n, c in ((8, 3), (50, 10), (1, 10)):
-        logits = torch.randn(n, c, generator=generator) * 3
-        y = torch.randint(0, c, (n,), generator=generator)
-        y[: n // 2] = logits[: n // 2].argmax(dim=1)  # make about half of them right
-        num_right = int((logits.argmax(dim=1) == y).sum())
-        got, failure = call_learner(fn, what, hint, logits.clone(), y.clone())
-        if failure is not None:
-            return failure
-        if same_numbers(got, num_right / n):
-            continue
-        if num_right != n and same_numbers(got, num_right):
-            return wrong(what, f"you returned {num_right}, the number of right rows; the accuracy is a share", hint)
-        return wrong(what, f"for {n} examples of {c} classes the accuracy is {num_right / n:.4g}, you gave {got!r}",
-                     hint)
-    return right(what, "correct on every test case")
-
-
+# --- lesson 07: the network as a class --------------------------------------------------------------
 def check_model_class(cls: Any) -> CheckResult:
     """Is ``cls`` the tutorial's network (784 → 512 → 512 → 10, ReLU between, logits out) as an ``nn.Module``?"""
     what = "the network as a class"
@@ -153,7 +129,7 @@ def _parameters_in_call_order(model: torch.nn.Module, X: torch.Tensor) -> list[t
     return [p for m in ordered for p in m.parameters(recurse=False)]
 
 
-# --- lesson 10: a training epoch and an evaluation, fixed ---------------------------------------
+# --- lessons 07 and 10: an epoch written (07), an evaluation fixed (10) ------------------------------
 def _mistakes_scene(num_examples: int, seed: int) -> tuple[torch.nn.Module, DataLoader]:
     """A seeded DropoutBatchNormMLP and ``num_examples`` random images in a DataLoader of batches of 16 (in order,
     the last one smaller): a real loader, so ``len(loader)`` and ``len(loader.dataset)`` work as in the lessons."""
@@ -347,3 +323,59 @@ def check_two_epoch_settings(lr: Any, momentum: Any) -> CheckResult:
     trend = ("the training loss rose from the first epoch to the second: the steps overshoot" if second >= first
              else f"the training loss is still falling ({first:.3f} → {second:.3f})")
     return wrong(what, f"{accuracy:.1%} on validation after 2 epochs; {trend}", hint)
+
+
+# --- lesson 09: resuming a run from its checkpoint ---------------------------------------------------
+def _resume_scene(seed: int):
+    """A seeded linear classifier with SGD + momentum, and small train / validation loaders."""
+    from lessons_src.training import TensorLoader
+
+    generator = torch.Generator().manual_seed(5)
+    X, y = torch.randn(96, 4, generator=generator), torch.randint(0, 3, (96,), generator=generator)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = torch.nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return model, optimizer, TensorLoader(X[:64], y[:64], 16, shuffle=True, seed=3), TensorLoader(X[64:], y[64:], 32)
+
+
+def check_resume(fn: Any) -> CheckResult:
+    """Does ``fn(path, model, optimizer, train_loader, val_loader, loss_fn, num_epochs)`` go on with the run saved
+    at ``path`` so that it ends exactly like the run that was never stopped?"""
+    import tempfile
+
+    from lessons_src.checkpoint import save_checkpoint
+    from lessons_src.history import History
+    from lessons_src.training import fit
+
+    what = "resume(...)"
+    hint = "a run is more than its weights: what else did section 3 save, what gives it back, and how does fit " \
+           "learn where the run stopped?"
+    loss_fn = torch.nn.functional.cross_entropy
+    unbroken, unbroken_optimizer, train, val = _resume_scene(seed=1)
+    want = fit(unbroken, train, val, loss_fn, unbroken_optimizer, 3)
+    first, first_optimizer, train, val = _resume_scene(seed=1)
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_checkpoint(f"{folder}/run.pt", first, first_optimizer,
+                               history=fit(first, train, val, loss_fn, first_optimizer, 1))
+        model, optimizer, train, val = _resume_scene(seed=2)  # fresh objects, other initial weights
+        got, failure = call_learner(fn, what, hint, path, model, optimizer, train, val, loss_fn, 3)
+    if failure is not None:
+        return failure
+    if not isinstance(got, History):
+        return wrong(what, f"return the History that fit returns, got {type(got).__name__}", hint)
+    if got.num_epochs != 3:
+        return wrong(what, f"the History holds {got.num_epochs} epochs; the run should end with 3", hint)
+    same_weights = torch.equal(model.weight, unbroken.weight) and torch.equal(model.bias, unbroken.bias)
+    if same_weights and got.step_loss == want.step_loss:
+        return right(what, "weights, momentum, History and batch order restored: the run ends exactly as the one "
+                           "that was never stopped")
+    stop = len(want.step_loss) // 3  # the steps of the saved first epoch
+    if got.step_loss[:stop] != want.step_loss[:stop]:
+        return wrong(what, "the first epoch's steps are not the saved run's: the run started again from the beginning "
+                           "instead of going on from the checkpoint", hint)
+    if got.step_loss[stop] != want.step_loss[stop]:
+        return wrong(what, "it went on from the saved position, but the first step after the stop already has "
+                           "another loss: the model did not start from the saved weights", hint)
+    return wrong(what, "it went on from the saved position with the saved weights, yet its steps part from the "
+                       "unbroken run's soon after: something else the run needs did not come back", hint)

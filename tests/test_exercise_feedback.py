@@ -41,7 +41,7 @@ ANSWER_FRAGMENTS = {
     "check_max_stable_lr_ravine": ("2/λmax", "2 / λmax", "0.1"),
     "check_loader_from_frame": ("TensorDataset(", "DataLoader(", "dtype=torch.float32", "drop(columns"),
     "check_train_epoch": ("zero_grad()", "model.train()", ".item()"),
-    "check_accuracy_function": ("argmax", "dim=1"),
+    "check_resume": ("load_checkpoint", "history=", "optimizer state"),
     "check_tanh_hidden_gradient": ("1 − tanh", "1 - tanh"),
     "check_equivalent_lr": ("η·(1 − β)", "0.05"),
     "check_batch_size_for_third_std": ("1/√B", "72", "9 times"),
@@ -225,3 +225,35 @@ def test_the_two_epoch_experiment_check_trains_and_reads_the_curves():
     assert not slow and "still falling" in repr(slow), repr(slow)
     blown = checks.check_two_epoch_settings(0.5, 0.99)
     assert not blown and "blew up" in repr(blown), repr(blown)
+
+
+def test_the_resume_check_tells_a_restart_lost_weights_and_lost_momentum_apart():
+    import warnings
+
+    from lessons_src.checkpoint import load_checkpoint
+    from lessons_src.training import fit
+
+    def resume(path, model, optimizer, train, val, loss_fn, num_epochs):
+        history = load_checkpoint(path, model, optimizer)
+        return fit(model, train, val, loss_fn, optimizer, num_epochs, history=history)
+
+    def restart(path, model, optimizer, train, val, loss_fn, num_epochs):
+        load_checkpoint(path, model, optimizer)
+        return fit(model, train, val, loss_fn, optimizer, num_epochs)
+
+    def into_other_objects(path, model, optimizer, train, val, loss_fn, num_epochs, *, copy_weights):
+        other = torch.nn.Linear(4, 3)
+        history = load_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9))
+        if copy_weights:
+            model.load_state_dict(other.state_dict())
+        return fit(model, train, val, loss_fn, optimizer, num_epochs, history=history)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert checks.check_resume(resume)
+        cases = {"started again": restart,
+                 "did not start from the saved weights": lambda *a: into_other_objects(*a, copy_weights=False),
+                 "something else the run needs": lambda *a: into_other_objects(*a, copy_weights=True)}
+        for expected, fn in cases.items():
+            verdict = checks.check_resume(fn)
+            assert not verdict and expected in repr(verdict), repr(verdict)

@@ -18,9 +18,6 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Subset  # noqa: E402
 
 from lessons_src import set_seed  # noqa: E402
-from lessons_src.checks import (  # noqa: E402
-    check_accuracy_function,
-)
 from lessons_src.data import (  # noqa: E402
     CLASS_NAMES,
     FASHION_MNIST_MEAN,
@@ -431,20 +428,6 @@ def test_plots_draw_on_the_given_axes_and_the_live_curve_moves(data):
 
 
 # --- self-checks --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("check", "right", "wrongs"), [
-    (check_accuracy_function, lambda logits, y: (logits.argmax(dim=1) == y).float().mean().item(),
-     [lambda logits, y: (logits.argmax(dim=0)[: len(y)] == y).float().mean().item(),
-      lambda logits, y: (logits.argmax(dim=1) == y).sum().item(), lambda logits, y: 1 / 0]),
-])
-def test_checks_accept_right_and_reject_wrong(check, right, wrongs):
-    ok = check(right)
-    assert ok and repr(ok).startswith("✓")
-    for wrong in wrongs:
-        bad = check(wrong)
-        assert not bad and repr(bad).startswith("✗") and "Hint" in repr(bad)
-    assert not check(...) and "no answer yet" in repr(check(...))
-
-
 def test_a_history_saved_with_the_old_test_field_names_loads_as_validation_numbers():
     from lessons_src.history import History
 
