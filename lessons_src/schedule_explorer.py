@@ -18,8 +18,10 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
 from lessons_src.live import (
+    TEXT_BOX,
     Blitter,
     Explorer,
     control_panel,
@@ -75,9 +77,9 @@ def best_cell(grid: dict) -> dict[str, Any]:
     return max(finished, key=lambda c: c["final_val_accuracy"])
 
 
-def accuracy_limits(grid: dict) -> tuple[float, float]:
-    """Fixed y-limits (%) that hold every validation accuracy of the grid, on whole multiples of 2 %."""
-    values = [100 * a for runs in grid["runs"].values() for run in runs.values() for a in run["val_accuracy"]]
+def accuracy_limits(cells: list[dict]) -> tuple[float, float]:
+    """y-limits (%) that hold every validation accuracy of ``cells`` (``grid_curves`` dicts), on even percents."""
+    values = [100 * a for cell in cells for a in cell["val_accuracy"]]
     if not values:
         return 0.0, 100.0
     return max(0.0, 2 * math.floor(min(values) / 2 - 0.25)), min(100.0, 2 * math.ceil(max(values) / 2 + 0.25))
@@ -99,12 +101,18 @@ class ScheduleView:
     epochs: np.ndarray  # x of the lr curve, in epochs, shape (total_steps,)
     lrs: np.ndarray  # lr of every update, shape (total_steps,)
     cells: dict[str, dict]  # grid_curves of every schedule at this lr, by name
+    accuracy_limits: tuple[float, float]  # y-limits (%) that hold every cell at this lr
     best: dict  # grid_curves of the grid's best cell
 
     @property
     def cell(self) -> dict:
         """The chosen cell."""
         return self.cells[self.name]
+
+    @property
+    def diverged(self) -> list[str]:
+        """The schedules whose run diverged at this lr."""
+        return [name for name, cell in self.cells.items() if cell["diverged"] is not None]
 
 
 def schedule_view(grid: dict, name: str, lr: float, steps_per_epoch: int) -> ScheduleView:
@@ -113,7 +121,8 @@ def schedule_view(grid: dict, name: str, lr: float, steps_per_epoch: int) -> Sch
     chosen = grid_curves(grid, name, lr)  # refuses a name or lr not in the grid
     cells = {other: grid_curves(grid, other, chosen["lr"]) for other in grid_names(grid)}
     epochs, lrs = lr_curve(name, chosen["lr"], grid["settings"]["num_epochs"], steps_per_epoch)
-    return ScheduleView(name, chosen["lr"], epochs, lrs, cells, best_cell(grid))
+    return ScheduleView(name, chosen["lr"], epochs, lrs, cells, accuracy_limits(list(cells.values())),
+                        best_cell(grid))
 
 
 def check_steps_per_epoch(grid: dict, steps_per_epoch: int) -> int:
@@ -127,6 +136,7 @@ def check_steps_per_epoch(grid: dict, steps_per_epoch: int) -> int:
 
 
 def _percent(fraction: float) -> str:
+    """A fraction as a percentage with two decimals."""
     return f"{100 * fraction:.2f} %"
 
 
@@ -151,11 +161,14 @@ class SchedulePanels:
     ax_accuracy: Any
     lr_line: Line2D
     accuracy_lines: dict[str, Line2D]
+    diverged_text: Text
 
     @property
     def artists(self) -> list:
-        """What moves, in drawing order: the lr axis (its limits follow the peak lr), the lr curve, the accuracies."""
-        return [self.ax_lr.yaxis, self.lr_line, *self.accuracy_lines.values()]
+        """What moves, in drawing order: both y-axes (their limits follow the peak lr, so they are blitted with the
+        lines: a new lr redraws a few tick labels, never the whole figure), the lines and the 'diverged' note."""
+        return [self.ax_lr.yaxis, self.ax_accuracy.yaxis, self.lr_line, *self.accuracy_lines.values(),
+                self.diverged_text]
 
     def show(self, view: ScheduleView) -> None:
         """Move the artists to ``view``: the chosen schedule bold, the others at the same lr faint."""
@@ -163,21 +176,23 @@ class SchedulePanels:
         self.lr_line.set_data(view.epochs, view.lrs)
         self.lr_line.set_color(color)
         self.ax_lr.set_ylim(0, 1.08 * view.lr)
+        self.ax_accuracy.set_ylim(*view.accuracy_limits)
         for name, line in self.accuracy_lines.items():
             cell, chosen = view.cells[name], name == view.name
             line.set_data(cell["epochs"], 100 * cell["val_accuracy"])
             line.set(alpha=1.0 if chosen else 0.3, linewidth=2.2 if chosen else 1.0, marker="o" if chosen else ".")
+        self.diverged_text.set_text(f"diverged: {', '.join(view.diverged)}" if view.diverged else "")
 
 
 def schedule_panels(ax_lr, ax_accuracy, grid: dict) -> SchedulePanels:
-    """Style the two axes with fixed limits (only the lr axis follows the peak lr) and create the empty artists."""
+    """Style the two axes (fixed epochs; :meth:`SchedulePanels.show` sets the y-limits) and create the empty artists."""
     num_epochs = grid["settings"]["num_epochs"]
     ax_lr.set(xlim=(0, num_epochs), xticks=range(num_epochs + 1), xlabel="epoch", ylabel="lr")
     ax_lr.set_title("lr of every update", fontsize=9, y=1.01)
     ax_lr.grid(True, alpha=0.3)
     (lr_line,) = ax_lr.plot([], [], linewidth=1.6)
-    ax_accuracy.set(xlim=(0.8, num_epochs + 0.2), xticks=range(1, num_epochs + 1), ylim=accuracy_limits(grid),
-                    xlabel="epoch", ylabel="validation accuracy (%)")
+    ax_accuracy.set(xlim=(0.8, num_epochs + 0.2), xticks=range(1, num_epochs + 1), xlabel="epoch",
+                    ylabel="validation accuracy (%)")
     ax_accuracy.set_title("validation accuracy at this peak lr", fontsize=9, y=1.01)
     ax_accuracy.grid(True, alpha=0.3)
     lines = {name: ax_accuracy.plot([], [], color=SCHEDULE_COLORS.get(name, "black"), markersize=5)[0]
@@ -185,7 +200,9 @@ def schedule_panels(ax_lr, ax_accuracy, grid: dict) -> SchedulePanels:
     keys = [Line2D([], [], color=line.get_color(), label=name) for name, line in lines.items()]
     ax_accuracy.legend(handles=keys, loc="lower right", fontsize=7)
     fix_label_positions(ax_lr, ax_accuracy)
-    return SchedulePanels(ax_lr, ax_accuracy, lr_line, lines)
+    diverged = ax_accuracy.text(0.03, 0.96, "", transform=ax_accuracy.transAxes, va="top", fontsize=8,
+                                color="#b00", fontweight="bold", bbox=TEXT_BOX)  # top left: above epoch 1's points
+    return SchedulePanels(ax_lr, ax_accuracy, lr_line, lines, diverged)
 
 
 # --- the widget ----------------------------------------------------------------------------------------

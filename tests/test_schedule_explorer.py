@@ -16,6 +16,7 @@ import traitlets
 from lessons_src.live import SLIDER_TRACK_PX, description_px
 from lessons_src.schedule_explorer import (
     ScheduleExplorer,
+    accuracy_limits,
     best_cell,
     grid_curves,
     grid_lrs,
@@ -29,6 +30,11 @@ GRID = json.loads((ROOT / "bench" / "schedule_grid.json").read_text(encoding="ut
 SETTINGS = GRID["settings"]
 STEPS = SETTINGS["steps_per_epoch"]
 TOTAL_STEPS = SETTINGS["num_epochs"] * STEPS
+
+
+def percent(curves: dict) -> np.ndarray:
+    """A cell's validation accuracies in %, as the figure draws them."""
+    return 100 * curves["val_accuracy"]
 
 
 # --- the record and the pure functions ------------------------------------------------------------
@@ -95,6 +101,19 @@ def test_the_view_computes_the_lr_curve_from_the_schedule():
     assert set(view.cells) == set(SCHEDULE_NAMES) and all(c["lr"] == 0.1 for c in view.cells.values())
 
 
+@pytest.mark.parametrize("lr", [0.01, 0.03, 0.1, 0.3])
+def test_the_accuracy_limits_hold_every_cell_at_that_lr_on_even_percents(lr):
+    cells = [grid_curves(GRID, name, lr) for name in SCHEDULE_NAMES]
+    low, high = accuracy_limits(cells)
+    values = np.concatenate([percent(c) for c in cells])
+    assert low < values.min() and values.max() < high and low % 2 == 0 and high % 2 == 0
+    assert high - low <= values.max() - values.min() + 5  # tight enough to tell the schedules apart
+
+
+def test_accuracy_limits_of_runs_without_an_epoch_are_the_whole_range():
+    assert accuracy_limits([grid_curves(GRID, "constant", 0.3)]) == (0.0, 100.0)
+
+
 def test_a_steps_per_epoch_other_than_the_grids_is_refused():
     with pytest.raises(ValueError, match=rf"^steps_per_epoch must be the grid's {STEPS} .*got 100$"):
         schedule_view(GRID, "constant", 0.1, 100)
@@ -108,19 +127,20 @@ def explorer(make_explorer):
     return make_explorer(ScheduleExplorer, GRID, STEPS)
 
 
-def percent(curves: dict) -> np.ndarray:
-    return 100 * curves["val_accuracy"]
-
-
 def assert_shows(e: ScheduleExplorer, name: str, lr: float, drawn) -> None:
     """The figure and readout show ``name`` at ``lr``, computed here from the schedule and the record."""
     curve = Schedule(name, lr, TOTAL_STEPS).curve()
     np.testing.assert_array_equal(drawn(e.panels.lr_line), np.column_stack([np.arange(TOTAL_STEPS) / STEPS, curve]))
     assert e.panels.ax_lr.get_ylim() == pytest.approx((0, 1.08 * lr))
+    low, high = e.panels.ax_accuracy.get_ylim()
+    diverged = []
     for other, line in e.panels.accuracy_lines.items():
         cell = grid_curves(GRID, other, lr)
         np.testing.assert_allclose(drawn(line), np.column_stack([cell["epochs"], percent(cell)]))
         assert line.get_alpha() == (1.0 if other == name else 0.3)
+        assert all(low < a < high for a in percent(cell))
+        diverged += [other] if cell["diverged"] else []
+    assert e.panels.diverged_text.get_text() == (f"diverged: {', '.join(diverged)}" if diverged else "")
     cell = grid_curves(GRID, name, lr)
     text = re.sub(r"<[^>]+>", "", e.readout.value)
     if cell["diverged"]:
