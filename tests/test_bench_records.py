@@ -73,3 +73,17 @@ def test_the_busy_neighbour_row_is_busy_neighbour_json():
     assert f"{busy['beside one busy process']['seconds']:.1f} s on 1 thread" in row
     assert f"{busy['alone']['seconds']:.1f} s alone on 2 threads" in row
     assert busy["beside one busy process"]["setup"].endswith("threads: 1") and busy["alone"]["setup"].endswith("2")
+
+
+def test_the_fast_recipe_row_is_fast_recipe_json():
+    fast = record("fast_recipe")
+    chosen = fast["candidates"][fast["chosen_on_validation"]]
+    assert fast["chosen_on_validation"] == max(
+        (name for name, c in fast["candidates"].items() if c["train_seconds_median"] <= fast["budget_s"]),
+        key=lambda name: fast["candidates"][name]["val_mean"]), "the choice is made on validation, within the budget"
+    row = performance_row("a recipe for 90 %")
+    test = fast["chosen_test_accuracy"]
+    assert f"{chosen['train_seconds_median']:.1f} s of training" in row
+    assert f"{100 * chosen['val_mean']:.1f} % validation accuracy" in row
+    assert f"{100 * test['mean']:.1f} ± {100 * test['std']:.1f} % test accuracy" in row
+    assert fast["meets_target"] == (min(test["runs"]) >= 0.90 and chosen["train_seconds_median"] <= 30)
