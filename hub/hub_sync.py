@@ -4,8 +4,8 @@ Run as the student (the hub starts it with the student's uid before each server 
 ``course_hub.py distribute`` does the same for every account), so it can only touch what the
 student owns. Standard library only: it starts in a fraction of a second.
 
-For every course file (``notebooks/``, ``figures/``, ``bench/`` -- lessons 05, 08, 09 and 10 read measured records there --,
-``GLOSSARY.md``) the copy in ``<dest>`` is:
+For every course file (``notebooks/``, ``figures/``, ``bench/`` -- lessons 05, 08, 09 and 10 read measured
+records there --, ``GLOSSARY.md``) the copy in ``<dest>`` is:
 
 - ``added`` when the student has no such file (``restored`` if it was delivered before and removed);
 - ``updated`` when the student did not edit the delivered version and the course changed;

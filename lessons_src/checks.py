@@ -44,7 +44,7 @@ from lessons_src.loop_checks import (
     check_model_class,
     check_resume,
     check_train_epoch,
-    check_two_epoch_settings,
+    check_two_epoch_lr,
 )
 from lessons_src.minibatch import sgd_path
 from lessons_src.pitfalls import BUGGY_SNIPPETS
@@ -244,4 +244,4 @@ __all__ = ["CheckResult", "check_adam_step", "check_answer",
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",
            "check_pixels_per_image", "check_resume", "check_sgd_momentum_step",
            "check_steps_with_and_without_drop_last", "check_tanh_hidden_gradient",
-           "check_train_epoch", "check_two_epoch_settings", "compare_prediction"]
+           "check_train_epoch", "check_two_epoch_lr", "compare_prediction"]

@@ -11,8 +11,7 @@ import torch
 from lessons_src import checks
 
 # checks that take a question argument before the answer, with a valid question
-LEADING_ARGUMENTS = {"check_label_of": ("Sneaker",), "check_buggy_line": ("train",),
-                     "check_two_epoch_settings": (0.03,)}  # lr given, the momentum is the answer
+LEADING_ARGUMENTS = {"check_label_of": ("Sneaker",), "check_buggy_line": ("train",)}
 EXERCISE_CHECKS = sorted(name for name, fn in vars(checks).items()
                          if name.startswith("check_") and name != "check_answer" and inspect.isfunction(fn))
 
@@ -219,41 +218,48 @@ def test_the_epoch_and_evaluate_checks_hand_over_a_real_loader():
 
 
 def test_the_two_epoch_experiment_check_trains_and_reads_the_curves():
-    """The lesson 08 experiment: right settings pass, too-short steps and a blow-up are named (trains ~3 s each)."""
-    assert checks.check_two_epoch_settings(0.03, 0.9)
-    slow = checks.check_two_epoch_settings(1e-3, 0.0)
-    assert not slow and "still falling" in repr(slow), repr(slow)
-    blown = checks.check_two_epoch_settings(0.5, 0.99)
+    """The lesson 08 experiment: a good lr passes, a short one and a blow-up are named (trains ~3 s each)."""
+    assert checks.check_two_epoch_lr(0.2)
+    slow = checks.check_two_epoch_lr(1e-3)
+    assert not slow and "still falls" in repr(slow), repr(slow)
+    blown = checks.check_two_epoch_lr(20.0)
     assert not blown and "blew up" in repr(blown), repr(blown)
 
 
-def test_the_resume_check_tells_a_restart_lost_weights_and_lost_momentum_apart():
+def test_the_resume_check_tells_a_restart_lost_weights_lost_momentum_and_a_lost_schedule_apart():
     import warnings
 
     from lessons_src.checkpoint import load_checkpoint
     from lessons_src.training import fit
 
-    def resume(path, model, optimizer, train, val, loss_fn, num_epochs):
-        history = load_checkpoint(path, model, optimizer)
+    def resume(path, model, optimizer, scheduler, train, val, loss_fn, num_epochs):
+        history = load_checkpoint(path, model, optimizer, scheduler=scheduler)
+        return fit(model, train, val, loss_fn, optimizer, num_epochs, history=history, scheduler=scheduler)
+
+    def restart(path, model, optimizer, scheduler, train, val, loss_fn, num_epochs):
+        load_checkpoint(path, model, optimizer, scheduler=scheduler)
+        return fit(model, train, val, loss_fn, optimizer, num_epochs, scheduler=scheduler)
+
+    def no_schedule_in_fit(path, model, optimizer, scheduler, train, val, loss_fn, num_epochs):
+        history = load_checkpoint(path, model, optimizer, scheduler=scheduler)
         return fit(model, train, val, loss_fn, optimizer, num_epochs, history=history)
 
-    def restart(path, model, optimizer, train, val, loss_fn, num_epochs):
-        load_checkpoint(path, model, optimizer)
-        return fit(model, train, val, loss_fn, optimizer, num_epochs)
-
-    def into_other_objects(path, model, optimizer, train, val, loss_fn, num_epochs, *, copy_weights):
+    def weights_lost(path, model, optimizer, scheduler, train, val, loss_fn, num_epochs):
         other = torch.nn.Linear(4, 3)
-        history = load_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9))
-        if copy_weights:
-            model.load_state_dict(other.state_dict())
-        return fit(model, train, val, loss_fn, optimizer, num_epochs, history=history)
+        history = load_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9),
+                                  scheduler=scheduler)  # the weights went into another model
+        return fit(model, train, val, loss_fn, optimizer, num_epochs, history=history, scheduler=scheduler)
+
+    def momentum_lost(path, model, optimizer, scheduler, train, val, loss_fn, num_epochs):
+        history = load_checkpoint(path, model, optimizer, scheduler=scheduler)
+        optimizer.state.clear()  # as if only the weights had been saved
+        return fit(model, train, val, loss_fn, optimizer, num_epochs, history=history, scheduler=scheduler)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert checks.check_resume(resume)
-        cases = {"started again": restart,
-                 "did not start from the saved weights": lambda *a: into_other_objects(*a, copy_weights=False),
-                 "something else the run needs": lambda *a: into_other_objects(*a, copy_weights=True)}
+        assert checks.check_resume(resume), repr(checks.check_resume(resume))
+        cases = {"started again": restart, "schedule did not come back": no_schedule_in_fit,
+                 "did not start from the saved weights": weights_lost, "something else the run needs": momentum_lost}
         for expected, fn in cases.items():
             verdict = checks.check_resume(fn)
-            assert not verdict and expected in repr(verdict), repr(verdict)
+            assert not verdict and expected in repr(verdict), (expected, repr(verdict))

@@ -245,7 +245,9 @@ def _evaluate_variant(*, eval_mode=True, no_grad=True, divide_by="batches", axis
 
 
 def test_check_fixed_evaluate_accepts_both_means_and_names_each_mistake():
-    assert check_fixed_evaluate(evaluate)
+    own = check_fixed_evaluate(evaluate)  # the course's evaluate is right, but the exercise asks for the learner's
+    assert not own and "course's own evaluate" in repr(own)
+    assert check_fixed_evaluate(lambda model, loader, loss_fn: evaluate(model, loader, loss_fn))
     per_batch, per_example = check_fixed_evaluate(_evaluate_variant()), check_fixed_evaluate(
         _evaluate_variant(divide_by="weighted"))
     assert per_batch and "mean loss over the batches" in repr(per_batch)
