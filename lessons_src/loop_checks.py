@@ -31,17 +31,20 @@ from lessons_src.pitfalls import DropoutBatchNormMLP
 
 # --- lesson 05: a loader from a DataFrame -------------------------------------------------------
 def check_loader_from_frame(fn: Any) -> CheckResult:
-    """Does ``fn(frame, batch_size)`` serve a DataFrame's rows as float32 (features, target) batches?
+    """Does ``fn(frame, label, batch_size)`` serve a DataFrame's rows as float32 (features, label) batches, each
+    feature column standardized (mean 0, standard deviation 1 over the frame)?
 
-    The features are every column except ``"target"``; the labels are the ``"target"`` column.
+    The features are every column except ``label``, which may sit anywhere in the frame. Either standard deviation
+    is accepted: over n (``ddof=0``, torch's ``unbiased=False``) or over n − 1 (pandas' default).
     """
-    what = "DataLoader from a DataFrame"
-    hint = "section 3 made exactly such a loader from the breast-cancer frame: which columns are features, " \
-           "which dtype do the tensors need, and what pairs them before the loader cuts batches?"
+    what = "a standardized DataLoader from a DataFrame"
+    hint = "section 3 turned a frame into a loader, and section 4 standardized features: which columns are the " \
+           "features here, what are their means and spreads, and which dtype do the tensors need?"
     generator = torch.Generator().manual_seed(4)
-    values = torch.randn(23, 3, generator=generator, dtype=torch.float64).numpy()
-    frame = pd.DataFrame(values, columns=["a", "b", "c"]).assign(target=np.arange(23) % 2)
-    loader, failure = call_learner(fn, what, hint, frame.copy(), 5)
+    values = (torch.randn(23, 3, generator=generator, dtype=torch.float64) * torch.tensor([1.0, 10.0, 0.1])
+              + torch.tensor([5.0, -20.0, 0.3])).numpy()
+    frame = pd.DataFrame({"a": values[:, 0], "malignant": np.arange(23) % 2, "b": values[:, 1], "c": values[:, 2]})
+    loader, failure = call_learner(fn, what, hint, frame.copy(), "malignant", 5)
     if failure is not None:
         return failure
     if loader is None:
@@ -63,13 +66,20 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     y = torch.cat([b[1] for b in batches]).double()
     if X.shape != (23, 3) or y.shape != (23,):
         return wrong(what, f"expected features (23, 3) and labels (23,) over all batches, got {tuple(X.shape)} "
-                           f"and {tuple(y.shape)}", hint)
-    rows = torch.cat([X, y[:, None]], dim=1).numpy()
-    expected = np.column_stack([values, frame["target"].to_numpy()])
-    order_got, order_want = np.lexsort(rows.T[::-1]), np.lexsort(expected.T[::-1])
-    if not np.allclose(rows[order_got], expected[order_want], atol=1e-6):
-        return wrong(what, "the rows served are not the frame's rows (features first, then 'target')", hint)
-    return right(what, "5 batches of float32 (X, y) holding every row once")
+                           f"and {tuple(y.shape)} (is the label column among the features?)", hint)
+    labels = frame["malignant"].to_numpy(dtype=float)
+    for ddof in (0, 1):
+        standardized = (values - values.mean(axis=0)) / values.std(axis=0, ddof=ddof)
+        rows, expected = torch.cat([X, y[:, None]], dim=1).numpy(), np.column_stack([standardized, labels])
+        order_got, order_want = np.lexsort(rows.T[::-1]), np.lexsort(expected.T[::-1])
+        if np.allclose(rows[order_got], expected[order_want], atol=1e-5):
+            return right(what, "5 batches of float32 (X, y), every row once, each feature with mean 0 and std 1")
+    means, stds = X.mean(dim=0).numpy().round(2), X.std(dim=0).numpy().round(2)
+    if not np.allclose(means, 0, atol=1e-3) or not np.allclose(stds, 1, atol=0.05):
+        return wrong(what, f"the features served have means {means.tolist()} and standard deviations "
+                           f"{stds.tolist()}; each column should have mean 0 and standard deviation 1", hint)
+    return wrong(what, "the rows served are not the frame's rows, standardized (features in the frame's column "
+                       "order, then the label)", hint)
 
 
 # --- lesson 07: the network as a class --------------------------------------------------------------

@@ -372,40 +372,48 @@ def test_number_checks_accept_right_and_reject_wrong(check, right, wrong):
     assert not check(...) and "no answer yet" in repr(check(...))
 
 
-def loader_from_frame(frame, batch_size):
-    X = torch.tensor(frame.drop(columns="target").to_numpy(), dtype=torch.float32)
-    y = torch.tensor(frame["target"].to_numpy(), dtype=torch.float32)
+def loader_from_frame(frame, label, batch_size, *, ddof=0, standardize=True):
+    features = frame.drop(columns=label)
+    if standardize:
+        features = (features - features.mean()) / features.std(ddof=ddof)
+    X = torch.tensor(features.to_numpy(), dtype=torch.float32)
+    y = torch.tensor(frame[label].to_numpy(), dtype=torch.float32)
     return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
 
 
 def test_loader_check_accepts_a_right_function_and_explains_wrong_ones():
     assert checks.check_loader_from_frame(loader_from_frame)
+    assert checks.check_loader_from_frame(lambda f, label, b: loader_from_frame(f, label, b, ddof=1))
 
-    def keeps_float64(frame, batch_size):
-        X = torch.tensor(frame.drop(columns="target").to_numpy())
-        return DataLoader(TensorDataset(X, torch.tensor(frame["target"].to_numpy())), batch_size=batch_size)
+    def keeps_float64(frame, label, batch_size):
+        X = torch.tensor(frame.drop(columns=label).to_numpy())
+        return DataLoader(TensorDataset(X, torch.tensor(frame[label].to_numpy())), batch_size=batch_size)
 
-    def drops_last(frame, batch_size):
-        return DataLoader(loader_from_frame(frame, batch_size).dataset, batch_size=batch_size, drop_last=True)
+    def drops_last(frame, label, batch_size):
+        return DataLoader(loader_from_frame(frame, label, batch_size).dataset, batch_size=batch_size, drop_last=True)
 
-    def label_among_features(frame, batch_size):
+    def label_among_features(frame, label, batch_size):
         X = torch.tensor(frame.to_numpy(), dtype=torch.float32)
         return DataLoader(TensorDataset(X[:, 1:], X[:, 0]), batch_size=batch_size)
 
-    def crashes(frame, batch_size):
+    def not_standardized(frame, label, batch_size):
+        return loader_from_frame(frame, label, batch_size, standardize=False)
+
+    def crashes(frame, label, batch_size):
         raise KeyError("target")
 
     for wrong, words in ((keeps_float64, "float64"), (drops_last, "5 batches"),
-                         (label_among_features, "rows served"), (crashes, "KeyError"), (..., "no answer")):
+                         (label_among_features, "standard deviations"), (not_standardized, "mean 0"),
+                         (crashes, "KeyError"), (..., "no answer")):
         result = checks.check_loader_from_frame(wrong)
         assert not result and words in repr(result), (wrong, repr(result))
 
 
 def test_loader_check_says_when_the_function_returns_nothing():
-    def forgot_the_return(frame, batch_size):
+    def forgot_the_return(frame, label, batch_size):
         DataLoader(TensorDataset(torch.zeros(len(frame))), batch_size=batch_size)
 
-    def unfinished(frame, batch_size):
+    def unfinished(frame, label, batch_size):
         ...
 
     assert "returned None" in repr(checks.check_loader_from_frame(forgot_the_return))
