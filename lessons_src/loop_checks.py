@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from lessons_src.checkpoint import save_checkpoint
+from lessons_src.data import fashion_mnist_splits, normalize
 from lessons_src.feedback import (
     CheckResult,
     as_array,
@@ -25,8 +28,10 @@ from lessons_src.feedback import (
     unanswered,
     wrong,
 )
+from lessons_src.history import History
 from lessons_src.models import TutorialMLP
 from lessons_src.pitfalls import DropoutBatchNormMLP
+from lessons_src.training import TensorLoader, TrainingDiverged, evaluate, fit
 
 
 # --- lesson 05: a loader from a DataFrame -------------------------------------------------------
@@ -249,8 +254,6 @@ def check_fixed_evaluate(fn: Any) -> CheckResult:
     what = "a fixed evaluate"
     hint = "which mode must the model be in, does the test need a graph for backward, what is each batch loss " \
            "already the mean of, and over which axis does a prediction choose a class?"
-    from lessons_src.training import evaluate
-
     if fn is evaluate:
         return wrong(what, "that is the course's own evaluate; write yours, fixing the snippet above", hint)
     model, loader = _mistakes_scene(50, seed=8)  # batches of 16, 16, 16 and 2
@@ -305,8 +308,6 @@ TWO_EPOCH_TARGET = 0.845  # validation accuracy of plain SGD (no momentum) after
 @functools.cache
 def _normalized_splits():
     """The normalized training and validation tensors of lesson 07's split (loaded once per kernel)."""
-    from lessons_src.data import fashion_mnist_splits, normalize
-
     splits = fashion_mnist_splits()
     return (normalize(splits.train[0]), splits.train[1]), (normalize(splits.val[0]), splits.val[1])
 
@@ -315,8 +316,6 @@ def check_two_epoch_lr(lr: Any) -> CheckResult:
     """Train the tutorial network for 2 epochs of plain SGD (no momentum) at ``lr``, batch 64, shuffled, on the
     normalized training split; is its validation accuracy at least ``TWO_EPOCH_TARGET``? If not, say what the
     training loss did."""
-    from lessons_src.training import TensorLoader, TrainingDiverged, fit
-
     what = f"an lr that reaches {TWO_EPOCH_TARGET:.1%} validation accuracy in two epochs"
     hint = "look at how the training loss moves within the second epoch: still falling steadily means the steps " \
            "are too short; flat or rising, or a blow-up, means too long. Try lrs a factor 3 apart."
@@ -346,8 +345,6 @@ def check_two_epoch_lr(lr: Any) -> CheckResult:
 # --- lesson 09: resuming a run from its checkpoint ---------------------------------------------------
 def _resume_scene(seed: int):
     """A seeded linear classifier with SGD + momentum and a step schedule, and small train / validation loaders."""
-    from lessons_src.training import TensorLoader
-
     generator = torch.Generator().manual_seed(5)
     X, y = torch.randn(96, 4, generator=generator), torch.randint(0, 3, (96,), generator=generator)
     with torch.random.fork_rng():
@@ -362,12 +359,6 @@ def _resume_scene(seed: int):
 def check_resume(fn: Any) -> CheckResult:
     """Does ``fn(path, model, optimizer, scheduler, train_loader, val_loader, loss_fn, num_epochs)`` go on with the
     run saved at ``path`` so that it ends exactly like the run that was never stopped?"""
-    import tempfile
-
-    from lessons_src.checkpoint import save_checkpoint
-    from lessons_src.history import History
-    from lessons_src.training import fit
-
     what = "resume(...)"
     hint = "a run is more than its weights: what else did section 3 save, what gives each part back, and what " \
            "does fit need to be given to go on where the run stopped, on the same schedule?"
