@@ -7,6 +7,7 @@ where to go on. It holds plain numbers only, so it is saved and loaded with ``we
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ class History:
     seconds: list[float] = field(default_factory=list)  # wall-clock time of the training pass
     lr: list[float] = field(default_factory=list)  # the learning rate the epoch started with
     step_loss: list[float] = field(default_factory=list)  # every training step's loss, in order
+    # every step's gradient norm (all parameters together, before any clipping), aligned with step_loss;
+    # NaN for the steps of a record saved before the course logged it
+    grad_norm: list[float] = field(default_factory=list)
     interrupted: str | None = None  # e.g. "during epoch 3, after step 40" when Ctrl-C stopped fit
     # The unfinished epoch (number num_epochs + 1), when fit stopped inside it:
     partial_steps: int = 0  # its steps taken; their losses are the last entries of step_loss
@@ -68,4 +72,6 @@ class History:
         unknown = sorted(set(fields) - known)
         if unknown:
             raise ValueError(f"a History has no field(s) {unknown}; known fields: {sorted(known)}")
+        if "grad_norm" not in fields:  # saved before gradient norms were logged: keep the lists aligned
+            fields = {**fields, "grad_norm": [math.nan] * len(fields.get("step_loss", []))}
         return cls(**fields)

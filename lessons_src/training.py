@@ -30,7 +30,9 @@ from lessons_src.history import History
 from lessons_src.interrupts import StopRequests, critical, stoppable
 from lessons_src.loaders import EpochSampler, TensorLoader, epoch_batches, epoch_order
 from lessons_src.loaders import set_loader_epoch as set_loader_epoch  # re-exported
-from lessons_src.validation import as_int, require_class_labels, validate_hyperparameters
+from lessons_src.metrics import accuracy, confusion_matrix, per_class_accuracy  # re-exported
+from lessons_src.optimizers import total_grad_norm
+from lessons_src.validation import as_int, as_real, require_class_labels, validate_hyperparameters
 
 __all__ = [
     "epoch_order", "EpochSampler", "TensorLoader", "set_loader_epoch", "epoch_batches", "TrainingDiverged",
@@ -129,11 +131,13 @@ class _TrainingPass:
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *, epoch: int,
-                 first_step: int = 0, check_every: int = 50, scheduler: Any = None, stop: StopRequests | None = None):
+                 first_step: int = 0, check_every: int = 50, scheduler: Any = None, stop: StopRequests | None = None,
+                 clip_grad_norm: float | None = None):
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.epoch, self.first_step, self.check_every, self.stop = epoch, first_step, check_every, stop
-        self.device = model_device(model)
+        self.clip_grad_norm, self.device = clip_grad_norm, model_device(model)
         self.losses: list[torch.Tensor] = []
+        self.grad_norms: list[torch.Tensor] = []  # each step's gradient norm before clipping, on the device
         self.input_sums: list[torch.Tensor] = []
         self.checked = 0
         self.saved = _snapshot(model)
@@ -177,11 +181,13 @@ class _TrainingPass:
         loss = self.loss_fn(output, y)
         self.optimizer.zero_grad()  # gradients accumulate; start each step from zero
         loss.backward()
+        grad_norm = total_grad_norm(self.model.parameters(), self.clip_grad_norm)  # before clipping
         with critical(self.stop):  # a second Ctrl-C waits until the update and its record are done
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
             self.losses.append(loss.detach())
+            self.grad_norms.append(grad_norm)
             self.input_sums.append(_input_sum(X))
             self.saved = _snapshot(self.model)
 
@@ -211,6 +217,13 @@ class _TrainingPass:
     def loss_values(self) -> list[float]:
         """The losses of the steps taken so far, as Python floats (one device sync)."""
         return torch.stack(self.losses).tolist() if self.losses else []
+
+    def values(self) -> tuple[list[float], list[float]]:
+        """(losses, gradient norms) of the steps taken so far, as Python floats (one device sync)."""
+        if not self.losses:
+            return [], []
+        return torch.stack(self.losses).tolist(), torch.stack(self.grad_norms).tolist()  # the second waits for nothing
+
 
 
 def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
@@ -295,11 +308,11 @@ class _Run:
 
     def __init__(self, model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn: Callable,
                  optimizer: torch.optim.Optimizer, history: History, stop: StopRequests, *, scheduler: Any,
-                 scheduler_step: str, progress: bool, check_every: int) -> None:
+                 scheduler_step: str, progress: bool, check_every: int, clip_grad_norm: float | None) -> None:
         self.model, self.train_loader, self.val_loader = model, train_loader, val_loader
         self.loss_fn, self.optimizer, self.history, self.stop = loss_fn, optimizer, history, stop
         self.scheduler, self.scheduler_step = scheduler, scheduler_step
-        self.progress, self.check_every = progress, check_every
+        self.progress, self.check_every, self.clip_grad_norm = progress, check_every, clip_grad_norm
         self.phase, self.saved = "between epochs", None
 
     def epoch(self) -> None:
@@ -332,26 +345,27 @@ class _Run:
         epoch, first_step = history.num_epochs + 1, history.partial_steps
         batch_scheduler = self.scheduler if self.scheduler_step == "batch" else None
         steps = _TrainingPass(self.model, self.loss_fn, self.optimizer, epoch=epoch, first_step=first_step,
-                              check_every=self.check_every, scheduler=batch_scheduler, stop=self.stop)
+                              check_every=self.check_every, scheduler=batch_scheduler, stop=self.stop,
+                              clip_grad_norm=self.clip_grad_norm)
         self.phase, recorded, start = "training", False, time.perf_counter()
         try:
             steps.run(epoch_batches(self.train_loader, epoch - 1, first_step), progress=self.progress,
                       total=_length(self.train_loader))
             with critical(self.stop):
                 steps.check()
-                losses = steps.loss_values()
+                losses, grad_norms = steps.values()
                 earlier = history.step_loss[len(history.step_loss) - first_step:]
                 if earlier or losses:
                     first_loss = (history.step_loss or losses)[0]
                     _raise_if_exploded(earlier + losses, first_loss, epoch, 0, self.optimizer)
-                self._record_steps(losses, start)
+                self._record_steps(losses, grad_norms, start)
                 recorded = True
         except KeyboardInterrupt:
             with critical(self.stop):
                 steps.rollback()  # an interrupt inside a step: back to the end of the last complete one
                 problem = steps.problem()  # a NaN before the stop is reported as what it is
                 if problem is None and not recorded:
-                    self._record_steps(steps.loss_values(), start)
+                    self._record_steps(*steps.values(), start)
             if problem is not None:
                 raise problem from None
             raise
@@ -362,8 +376,9 @@ class _Run:
         losses = history.step_loss[len(history.step_loss) - history.partial_steps:]
         _raise_if_exploded(losses, history.step_loss[0], history.num_epochs + 1, 0, self.optimizer)
 
-    def _record_steps(self, losses: list[float], start: float) -> None:
+    def _record_steps(self, losses: list[float], grad_norms: list[float], start: float) -> None:
         self.history.step_loss.extend(losses)
+        self.history.grad_norm.extend(grad_norms)
         self.history.partial_steps += len(losses)
         self.history.partial_seconds += time.perf_counter() - start  # .tolist() waited for the device
 
@@ -418,7 +433,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn:
         optimizer: torch.optim.Optimizer, num_epochs: int, *, history: History | None = None,
         scheduler: Any = None, scheduler_step: str = "epoch", progress: bool = False,
         on_epoch_end: Callable[[History], Any] | Sequence[Callable[[History], Any]] | None = None,
-        check_every: int = 50) -> History:
+        check_every: int = 50, clip_grad_norm: float | None = None) -> History:
     """Train until ``history`` holds ``num_epochs`` epochs, evaluating on ``val_loader`` after each.
 
     ``val_loader`` serves held-out examples to choose by (a validation split of the training data); keep
@@ -440,11 +455,16 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn:
     - Divergence: a NaN/inf training loss raises :class:`TrainingDiverged` (a ValueError when the
       inputs were not finite), as does an epoch whose mean loss passes ``EXPLOSION_FACTOR`` (1000) ×
       max(|first step's loss|, 1). ``history`` keeps the epochs before it.
+    - ``history.grad_norm`` holds every step's gradient norm (all parameters together, before clipping),
+      kept on the device like the losses. ``clip_grad_norm=max_norm`` scales each step's gradients down
+      to that norm when they are longer (``torch.nn.utils.clip_grad_norm_``) before the optimizer step.
     - ``on_epoch_end(history)`` (one callable or a list) is called after every epoch (e.g. a live curve,
       save_checkpoint, or :class:`lessons_src.early_stopping.EarlyStopping`); when one returns True,
       training stops after that epoch.
     """
     num_epochs, check_every = _validate_fit_arguments(optimizer, num_epochs, scheduler, scheduler_step, check_every)
+    if clip_grad_norm is not None:
+        clip_grad_norm = as_real("clip_grad_norm", clip_grad_norm, low=0.0, low_open=True)
     history = history if history is not None else History()
     callbacks = (list(on_epoch_end) if isinstance(on_epoch_end, list | tuple)
                  else [] if on_epoch_end is None else [on_epoch_end])
@@ -454,7 +474,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn:
         history.generators = None
     with StopRequests() as stop:
         run = _Run(model, train_loader, val_loader, loss_fn, optimizer, history, stop, scheduler=scheduler,
-                   scheduler_step=scheduler_step, progress=progress, check_every=check_every)
+                   scheduler_step=scheduler_step, progress=progress, check_every=check_every,
+                   clip_grad_norm=clip_grad_norm)
         epochs = tqdm(total=num_epochs, initial=min(history.num_epochs, num_epochs), desc="epochs",
                       disable=not progress)
         try:
@@ -474,14 +495,6 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn:
 
 
 # --- predictions and metrics --------------------------------------------------------------------
-def accuracy(output: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of rows of ``output`` (N, C) (logits or log-probabilities) whose argmax equals y (N,)."""
-    if output.dim() != 2 or len(output) != len(y):
-        raise ValueError(f"output must be (N, C) and y (N,), got {tuple(output.shape)} and {tuple(y.shape)}")
-    require_class_labels(y, len(output), name="y")
-    return (output.argmax(dim=1) == y).float().mean().item()
-
-
 def predict(model: nn.Module, loader: Iterable) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted classes, true labels), int64 (N,) on the CPU, in the loader's order.
 
@@ -502,17 +515,3 @@ def predict(model: nn.Module, loader: Iterable) -> tuple[torch.Tensor, torch.Ten
     if not labels:
         raise ValueError("loader gave no batches")
     return torch.cat(predicted), torch.cat(labels)
-
-
-def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
-    """Counts (num_classes, num_classes): row = true class, column = predicted class."""
-    num_classes = as_int("num_classes", num_classes, low=1)
-    require_class_labels(labels, len(predicted), num_classes)
-    require_class_labels(predicted, len(labels), num_classes, name="predicted")
-    index = labels.long() * num_classes + predicted.long()
-    return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
-
-
-def per_class_accuracy(confusion: torch.Tensor) -> torch.Tensor:
-    """Share of each true class predicted correctly: the diagonal over the row sums, float (C,)."""
-    return confusion.diagonal().double() / confusion.sum(dim=1).double()
