@@ -47,6 +47,7 @@ from lessons_src.loop_checks import (
     check_two_epoch_lr,
 )
 from lessons_src.minibatch import sgd_path
+from lessons_src.optimizer_checks import check_adamw, check_clip_grad_norm
 from lessons_src.pitfalls import BUGGY_SNIPPETS
 from lessons_src.sample_losses import breast_cancer_logistic
 from lessons_src.surfaces import get_surface
@@ -237,8 +238,9 @@ def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
     return wrong(what, f"line {answer} is fine", hint)
 
 
-__all__ = ["CheckResult", "check_adam_step", "check_answer",
-           "check_batch_size_for_third_std", "check_buggy_line", "check_equivalent_lr", "check_fastest_momentum",
+__all__ = ["CheckResult", "check_adam_step", "check_adamw", "check_answer",
+           "check_batch_size_for_third_std", "check_buggy_line", "check_clip_grad_norm",
+           "check_equivalent_lr", "check_fastest_momentum",
            "check_fixed_evaluate", "check_gradient_at_2_minus_1",
            "check_gradient_descent", "check_label_of", "check_loader_from_frame", "check_lr_for_one_epoch",
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",
