@@ -174,6 +174,25 @@ def minibatch_throughput(record: dict[str, Any]) -> Figure:
     return fig
 
 
+# --- lesson 11 -----------------------------------------------------------------------------------------
+def schedule_explorer(record: dict[str, Any]) -> Figure:
+    """A still of the schedule explorer at the grid's best cell, from the ``record`` that
+    ``bench/schedule_grid.py`` wrote (the grid the explorer itself is given): the lr of every update,
+    and validation accuracy per epoch beside the other schedules at the same peak lr."""
+    # that module also holds the widget: imported here, so that importing this module loads no ipywidgets
+    from lessons_src.schedule_explorer import best_cell, schedule_panels, schedule_view
+
+    best, settings = best_cell(record), record["settings"]
+    fig, (ax_lr, ax_accuracy) = plt.subplots(1, 2, figsize=(10, 3.8))
+    schedule_panels(ax_lr, ax_accuracy, record).show(
+        schedule_view(record, best["name"], best["lr"], settings["steps_per_epoch"]))
+    fig.suptitle(f"The grid's best cell: {best['name']} at peak lr {best['lr']:g}, "
+                 f"{100 * best['final_val_accuracy']:.2f} % validation accuracy after {settings['num_epochs']} "
+                 f"epochs (TutorialMLP, {settings['optimizer']}, batch {settings['batch_size']})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES: dict[str, Callable[..., Figure]] = {
     "gd_step_sizes.png": gd_step_sizes,
     "loss_surface_explorer.png": loss_surface_explorer,
@@ -182,11 +201,13 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "optimizer_comparison.png": optimizer_comparison,
     "noise_cloud_explorer.png": noise_cloud_explorer,
     "minibatch_throughput.png": minibatch_throughput,
+    "schedule_explorer.png": schedule_explorer,
 }
 
 
 # Figures drawn from a benchmark's record: the JSON file in bench/ their builder is given.
-BENCH_RECORDS = {"minibatch_throughput.png": "minibatch_throughput.json"}
+BENCH_RECORDS = {"minibatch_throughput.png": "minibatch_throughput.json",
+                 "schedule_explorer.png": "schedule_grid.json"}
 
 
 def build_figure(name: str, root: str | Path) -> Figure:

@@ -71,6 +71,7 @@ def lr_range_test(model: nn.Module, loader: Iterable, loss_fn: Callable, make_op
     blow_up = as_real("blow_up", blow_up, low=1.0, low_open=True)
     trial = copy.deepcopy(model)
     trial.train()
+    device = next(trial.parameters()).device  # batches go where the weights are (the GPU when there is one)
     optimizer = make_optimizer(trial.parameters())
     lrs = exponential_lrs(lr_min, lr_max, num_steps)
     losses: list[float] = []
@@ -83,6 +84,7 @@ def lr_range_test(model: nn.Module, loader: Iterable, loss_fn: Callable, make_op
         except StopIteration:
             batches = iter(loader)
             X, y = next(batches)
+        X, y = X.to(device), y.to(device)
         for group in optimizer.param_groups:
             group["lr"] = float(lr)
         loss = loss_fn(trial(X), y)

@@ -1,0 +1,138 @@
+"""Self-checks for lesson 11's exercises: an early-stopping rule with a minimum improvement and a per-batch
+warm-up schedule, each written by the learner and compared with the reference on cases chosen to catch the usual slips.
+
+Like every check, these return a :class:`~lessons_src.feedback.CheckResult` and never raise on a wrong
+answer; they are imported by :mod:`lessons_src.checks`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from lessons_src.feedback import CheckResult, call_learner, right, wrong
+
+# --- exercise 1: early stopping that ignores tiny improvements -------------------------------------------
+# (validation losses, patience, min_delta): with min_delta = 0 as EarlyStopping; then improvements smaller than
+# min_delta that must not count, a tie, a run that never stops, and a late real improvement that resets the count.
+EARLY_STOPPING_CASES = (
+    ([0.9, 0.7, 0.6, 0.65, 0.7, 0.8, 0.9], 3, 0.0),
+    ([0.9, 0.6, 0.6, 0.6, 0.7], 3, 0.0),
+    ([0.9, 0.6, 0.597, 0.595, 0.594, 0.7], 3, 0.01),
+    ([0.9, 0.8, 0.78, 0.77, 0.76], 2, 0.05),
+    ([0.9, 0.6, 0.599, 0.5, 0.58, 0.57, 0.56], 3, 0.02),
+    ([0.5, 0.6, 0.7], 2, 0.01),
+)
+
+
+def early_stopping_reference(val_losses: list[float], patience: int, min_delta: float) -> tuple[int, int | None]:
+    """(best epoch, epoch after which training stops or None), both 1-based: an epoch improves only when its
+    loss is below the best so far by more than ``min_delta``; stop once ``patience`` epochs passed without one."""
+    best_epoch, best = 0, math.inf
+    for epoch, loss in enumerate(val_losses, start=1):
+        if loss < best - min_delta:
+            best_epoch, best = epoch, loss
+        if epoch - best_epoch >= patience:
+            return best_epoch, epoch
+    return best_epoch, None
+
+
+def check_early_stopping(fn: Any) -> CheckResult:
+    """Does ``fn(val_losses, patience, min_delta)`` return (best epoch, stop epoch or None), 1-based, counting
+    only improvements by more than ``min_delta``?"""
+    what = "early_stop(val_losses, patience, min_delta)"
+    hint = ("start from section 1's loop: an epoch is a new best only when its loss is below the best so far "
+            "minus min_delta, and only then do the best epoch and the best loss change; training stops after "
+            "the epoch at which `patience` epochs have passed since the best one.")
+    for losses, patience, min_delta in EARLY_STOPPING_CASES:
+        got, failure = call_learner(fn, what, hint, list(losses), patience, min_delta)
+        if failure is not None:
+            return failure
+        want = early_stopping_reference(losses, patience, min_delta)
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            return wrong(what, f"for {losses} with patience {patience} you returned {got!r}; return a pair "
+                               "(best epoch, stop epoch or None)", hint)
+        got = tuple(got)
+        if got == want:
+            continue
+        case = (f"for validation losses {losses} with patience {patience} and min_delta {min_delta} you "
+                f"returned {got}, expected {want}")
+        if got == (want[0] - 1, None if want[1] is None else want[1] - 1):
+            return wrong(what, f"{case}: your epochs count from 0; History counts from 1", hint)
+        if min_delta > 0 and got == early_stopping_reference(losses, patience, 0.0):
+            return wrong(what, f"{case}: an improvement smaller than min_delta still counted", hint)
+        if min_delta == 0 and len(set(losses)) < len(losses) and got[0] != want[0]:
+            return wrong(what, f"{case}: an epoch that only ties the best loss is not an improvement", hint)
+        if want[1] is not None and got[1] is not None and got[1] == want[1] + 1:
+            return wrong(what, f"{case}: you stop one epoch late", hint)
+        return wrong(what, case, hint)
+    return right(what, f"the right best and stopping epochs on {len(EARLY_STOPPING_CASES)} runs, tiny "
+                       "improvements, ties and late improvements included")
+
+
+# --- exercise 2: a linear warm-up, then a linear decay to zero, as a LambdaLR factor ----------------------
+WARMUP_CASES = ((10, 100), (1, 7), (25, 60))  # (warmup_steps, total_steps)
+
+
+def warmup_linear_reference(step: int, warmup_steps: int, total_steps: int) -> float:
+    """The factor of lr at update ``step`` (0-based): (step + 1) / warmup_steps while warming up, so that the
+    first update already moves and update ``warmup_steps − 1`` runs at the full lr; from there a straight line down
+    to 0 at ``total_steps`` (never below)."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return max(0.0, (total_steps - step) / (total_steps - warmup_steps + 1))
+
+
+def _lambda_lr_curve(factor, total_steps: int) -> list[float]:
+    """The lr that ``LambdaLR(optimizer, factor)`` with base lr 1 gives each of ``total_steps`` updates."""
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    lrs = []
+    for _ in range(total_steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+def check_warmup_linear(fn: Any) -> CheckResult:
+    """Does ``fn(step, warmup_steps, total_steps)`` give the factor of a linear warm-up then linear decay?
+
+    The factor is used as ``LambdaLR(optimizer, lambda step: fn(step, warmup_steps, total_steps))``; the check
+    runs that scheduler and compares the lr of every update with the reference."""
+    what = "warmup_linear(step, warmup_steps, total_steps)"
+    hint = ("LambdaLR multiplies the base lr by your factor at every update, the first update having step = 0. "
+            "Warm-up: the factor grows in equal steps and reaches 1 at update warmup_steps − 1 (so update 0 runs "
+            "at 1 / warmup_steps, not 0). Then it falls in a straight line to 0 at step = total_steps.")
+    for warmup_steps, total_steps in WARMUP_CASES:
+        factors = []
+        for step in range(total_steps):
+            value, failure = call_learner(fn, what, hint, step, warmup_steps, total_steps)
+            if failure is not None:
+                return failure
+            try:
+                factors.append(float(value))
+            except (TypeError, ValueError):
+                return wrong(what, f"step {step} gave {value!r}: return a number, the factor of the base lr", hint)
+        try:
+            lrs = _lambda_lr_curve(lambda step, w=warmup_steps, t=total_steps: fn(step, w, t), total_steps)
+        except Exception as error:  # learner code; report, never crash
+            return wrong(what, f"LambdaLR could not use your function: {type(error).__name__}: {error}", hint)
+        want = [warmup_linear_reference(step, warmup_steps, total_steps) for step in range(total_steps)]
+        bad = next((s for s in range(total_steps) if not math.isclose(lrs[s], want[s], rel_tol=1e-6, abs_tol=1e-9)),
+                   None)
+        if bad is None:
+            continue
+        case = (f"with warmup_steps={warmup_steps}, total_steps={total_steps}: update {bad} runs at "
+                f"{lrs[bad]:.4g} × lr, expected {want[bad]:.4g} × lr")
+        if bad == 0 and lrs[0] == 0:
+            return wrong(what, f"{case}; a factor of 0 makes the first update a step that does nothing", hint)
+        if bad < warmup_steps and math.isclose(lrs[bad], bad / warmup_steps, rel_tol=1e-6):
+            return wrong(what, f"{case}: your warm-up is one update behind", hint)
+        if min(lrs) < 0:
+            return wrong(what, f"{case}: the lr went below 0", hint)
+        return wrong(what, case, hint)
+    return right(what, "LambdaLR with your factor gives the reference lr at every update of three schedules")

@@ -1,0 +1,120 @@
+"""Lesson 11's self-checks: right answers pass, the usual slips are named, and the references agree with
+the package's EarlyStopping and with torch's schedulers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lessons_src import checks
+from lessons_src.early_stopping import EarlyStopping
+from lessons_src.history import History
+from lessons_src.rate_checks import EARLY_STOPPING_CASES, early_stopping_reference, warmup_linear_reference
+
+
+def early_stop(val_losses, patience, min_delta):
+    best_epoch, best = 0, math.inf
+    for epoch, loss in enumerate(val_losses, start=1):
+        if loss < best - min_delta:
+            best_epoch, best = epoch, loss
+        if epoch - best_epoch >= patience:
+            return best_epoch, epoch
+    return best_epoch, None
+
+
+def test_a_right_early_stop_passes_and_the_slips_are_named():
+    assert checks.check_early_stopping(early_stop)
+
+    def zero_based(val_losses, patience, min_delta):
+        best, stop = early_stop(val_losses, patience, min_delta)
+        return best - 1, None if stop is None else stop - 1
+
+    def ignores_min_delta(val_losses, patience, min_delta):
+        return early_stop(val_losses, patience, 0.0)
+
+    def late(val_losses, patience, min_delta):
+        return early_stop(val_losses, patience + 1, min_delta)
+
+    def ties_improve(val_losses, patience, min_delta):
+        best_epoch, best = 0, math.inf
+        for epoch, loss in enumerate(val_losses, start=1):
+            if loss <= best - min_delta:
+                best_epoch, best = epoch, loss
+            if epoch - best_epoch >= patience:
+                return best_epoch, epoch
+        return best_epoch, None
+
+    for fn, words in ((zero_based, "count from 0"), (ignores_min_delta, "smaller than min_delta"),
+                      (late, "one epoch late"), (ties_improve, "ties")):
+        verdict = checks.check_early_stopping(fn)
+        assert not verdict and words in repr(verdict), (fn.__name__, repr(verdict))
+
+    def placeholder(val_losses, patience, min_delta):
+        ...
+
+    assert "no answer yet" in repr(checks.check_early_stopping(placeholder))
+    assert "no answer yet" in repr(checks.check_early_stopping(...))
+    assert "raised" in repr(checks.check_early_stopping(lambda *args: 1 / 0))
+
+
+@pytest.mark.parametrize("losses, patience", [(c[0], c[1]) for c in EARLY_STOPPING_CASES if c[2] == 0.0])
+def test_the_reference_without_min_delta_stops_where_early_stopping_does(losses, patience):
+    """The exercise's reference with min_delta = 0 is the package's EarlyStopping, fed the same losses."""
+    stopper, history = EarlyStopping(torch.nn.Linear(1, 1), patience=patience), History()
+    stop = None
+    for epoch, loss in enumerate(losses, start=1):
+        history.train_loss.append(loss)
+        history.val_loss.append(loss)
+        history.val_accuracy.append(0.5)
+        history.seconds.append(0.0)
+        history.lr.append(0.1)
+        if stopper(history):
+            stop = epoch
+            break
+    assert early_stopping_reference(losses, patience, 0.0) == (stopper.best_epoch, stop)
+
+
+def warmup_linear(step, warmup_steps, total_steps):
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return max(0.0, (total_steps - step) / (total_steps - warmup_steps + 1))
+
+
+def test_a_right_warmup_passes_and_the_slips_are_named():
+    assert checks.check_warmup_linear(warmup_linear)
+
+    def starts_at_zero(step, warmup_steps, total_steps):
+        if step < warmup_steps:
+            return step / warmup_steps
+        return warmup_linear(step, warmup_steps, total_steps)
+
+    def goes_negative(step, warmup_steps, total_steps):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return (total_steps - 1.5 * step) / (total_steps - warmup_steps)
+
+    verdict = checks.check_warmup_linear(starts_at_zero)
+    assert not verdict and "does nothing" in repr(verdict), repr(verdict)
+    verdict = checks.check_warmup_linear(goes_negative)
+    assert not verdict and "below 0" in repr(verdict), repr(verdict)
+    verdict = checks.check_warmup_linear(lambda step, w, t: 1.0)
+    assert not verdict and "expected" in repr(verdict), repr(verdict)
+    verdict = checks.check_warmup_linear(lambda step, w, t: "fast")
+    assert not verdict and "return a number" in repr(verdict), repr(verdict)
+
+
+def test_the_warmup_reference_is_torch_linear_lr_then_a_linear_decay():
+    """Warm-up: LinearLR from 1/W to 1 over W − 1 updates; then LinearLR from 1 to 0 over the remaining updates."""
+    warmup_steps, total_steps = 10, 50
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=1.0)
+    up = torch.optim.lr_scheduler.LinearLR(optimizer, 1 / warmup_steps, 1.0, total_iters=warmup_steps - 1)
+    down = torch.optim.lr_scheduler.LinearLR(optimizer, 1.0, 0.0, total_iters=total_steps - warmup_steps + 1)
+    scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [up, down], milestones=[warmup_steps - 1])
+    for step in range(total_steps):
+        assert math.isclose(optimizer.param_groups[0]["lr"], warmup_linear_reference(step, warmup_steps, total_steps),
+                            rel_tol=1e-6, abs_tol=1e-9), step
+        optimizer.step()
+        scheduler.step()
