@@ -3,19 +3,16 @@
 Each sample sets one slider (as a drag in JupyterLab does) and includes everything the kernel does
 in response: recomputing the path, moving the artists and rendering the pixels (a blit of the
 moving artists, or a full draw when the axes change). Sending the PNG to the browser is not
-included. Run: .venv/bin/python bench/explorer_redraw.py
+included. Writes bench/explorer_redraw.json. Run: .venv/bin/python bench/explorer_redraw.py
 """
 
 from __future__ import annotations
-
-import json
-import platform
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-from timing import median_ms  # noqa: E402  (bench/timing.py)
+from timing import median_ms, write_record  # noqa: E402  (bench/timing.py)
 
 from lessons_src.widgets import LossSurfaceExplorer  # noqa: E402
 
@@ -46,7 +43,6 @@ def measure(show_3d: bool) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    report = {"machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
-              "contour + path + loss (ms)": measure(show_3d=False),
-              "with the 3-D panel (ms)": measure(show_3d=True)}
-    print(json.dumps(report, indent=2))
+    write_record(__file__, {
+        "contour + path + loss (ms)": {k: round(v, 1) for k, v in measure(show_3d=False).items()},
+        "with the 3-D panel (ms)": {k: round(v, 1) for k, v in measure(show_3d=True).items()}})

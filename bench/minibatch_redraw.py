@@ -4,20 +4,16 @@ Each sample sets the batch-size slider (as a drag in JupyterLab does) and includ
 kernel does in response: drawing 200 seeded mini-batches, computing their gradients and the
 theory, moving the artists and rendering the pixels (a blit). Switching the point redraws the
 whole figure. Sending the PNG to the browser is not included. The bar is a median of 50 ms or less.
-Run: .venv/bin/python bench/minibatch_redraw.py
+Writes bench/minibatch_redraw.json. Run: .venv/bin/python bench/minibatch_redraw.py
 """
 
 from __future__ import annotations
-
-import json
-import os
-import platform
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-from timing import median_ms  # noqa: E402  (bench/timing.py)
+from timing import median_ms, write_record  # noqa: E402  (bench/timing.py)
 
 from lessons_src.minibatch import NOISE_CLOUD_BATCH_SIZES  # noqa: E402
 from lessons_src.widgets import NoiseCloudExplorer  # noqa: E402
@@ -43,9 +39,7 @@ def measure() -> dict[str, float]:
 
 if __name__ == "__main__":
     results = measure()
-    report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "load average": round(os.getloadavg()[0], 2),
-              "noise-cloud explorer (ms)": {k: round(v, 1) for k, v in results.items()},
-              "slider bar (ms)": BAR_MS,
-              "slider within the bar": all(v <= BAR_MS for k, v in results.items() if k.startswith("batch"))}
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+    write_record(__file__, {
+        "noise-cloud explorer (ms)": {k: round(v, 1) for k, v in results.items()},
+        "slider bar (ms)": BAR_MS,
+        "slider within the bar": all(v <= BAR_MS for k, v in results.items() if k.startswith("batch"))})

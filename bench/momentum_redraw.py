@@ -4,20 +4,16 @@ Each sample sets one control (as a drag or click in JupyterLab does) and include
 kernel does in response: recomputing the paths (the momentum explorer with NumPy, the optimizer
 comparison with ``torch.optim``), moving the artists and rendering the pixels (a blit, or a full
 draw when an axis changes). Sending the PNG to the browser is not included.
-Run: .venv/bin/python bench/momentum_redraw.py
+Writes bench/momentum_redraw.json. Run: .venv/bin/python bench/momentum_redraw.py
 """
 
 from __future__ import annotations
-
-import json
-import os
-import platform
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-from timing import median_ms  # noqa: E402  (bench/timing.py)
+from timing import median_ms, write_record  # noqa: E402  (bench/timing.py)
 
 from lessons_src.widgets import MomentumExplorer, OptimizerComparison  # noqa: E402
 
@@ -60,8 +56,10 @@ def measure_comparison(surface: str) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "momentum explorer, ravine, 100 steps (ms)": measure_explorer(),
-              "optimizer comparison, all five, ravine, 100 steps (ms)": measure_comparison("ravine"),
-              "optimizer comparison, all five, Rosenbrock, 200 steps (ms)": measure_comparison("rosenbrock")}
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+    def rounded(results: dict[str, float]) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in results.items()}
+
+    write_record(__file__, {
+        "momentum explorer, ravine, 100 steps (ms)": rounded(measure_explorer()),
+        "optimizer comparison, all five, ravine, 100 steps (ms)": rounded(measure_comparison("ravine")),
+        "optimizer comparison, all five, Rosenbrock, 200 steps (ms)": rounded(measure_comparison("rosenbrock"))})

@@ -5,22 +5,20 @@ control (as a click in JupyterLab does) and includes everything the kernel does 
 lr of every update recomputed from ``Schedule.curve()`` (4 epochs × 391 updates), the grid's cells
 looked up, the artists moved and the pixels rendered (a blit that also redraws the lr axis, whose
 limits follow the peak lr). Sending the PNG to the browser is not included. The bar is a median
-of 50 ms or less.
+of 50 ms or less. Writes bench/schedule_redraw.json.
 Run: .venv/bin/python bench/schedule_redraw.py
 """
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-from timing import median_ms  # noqa: E402  (bench/timing.py)
+from timing import median_ms, write_record  # noqa: E402  (bench/timing.py)
 
 from lessons_src.schedule_explorer import ScheduleExplorer, grid_lrs, grid_names  # noqa: E402
 
@@ -44,9 +42,6 @@ def measure() -> dict[str, float]:
 
 if __name__ == "__main__":
     results = measure()
-    report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "load average": round(os.getloadavg()[0], 2),
-              "schedule explorer (ms)": {k: round(v, 1) for k, v in results.items()},
-              "bar (ms)": BAR_MS,
-              "every control within the bar": all(v <= BAR_MS for v in results.values())}
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+    write_record(__file__, {"schedule explorer (ms)": {k: round(v, 1) for k, v in results.items()},
+                            "bar (ms)": BAR_MS,
+                            "every control within the bar": all(v <= BAR_MS for v in results.values())})

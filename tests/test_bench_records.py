@@ -87,3 +87,43 @@ def test_the_fast_recipe_row_is_fast_recipe_json():
     assert f"{100 * chosen['val_mean']:.1f} % validation accuracy" in row
     assert f"{100 * test['mean']:.1f} ± {100 * test['std']:.1f} % test accuracy" in row
     assert fast["meets_target"] == (min(test["runs"]) >= 0.90 and chosen["train_seconds_median"] <= 30)
+
+
+def ms(value: float) -> str:
+    """A redraw time as the README writes it: one decimal below 10 ms, whole milliseconds above."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def test_the_kernel_redraw_times_in_the_performance_rows_are_the_redraw_records():
+    surface = record("explorer_redraw")
+    flat, with_3d = surface["contour + path + loss (ms)"], surface["with the 3-D panel (ms)"]
+    row = performance_row("loss-surface explorer: redraw")
+    assert f"kernel {ms(flat['lr'])} ms median ({ms(with_3d['lr'])} ms with the 3-D panel)" in row, row
+    row = performance_row("loss-surface explorer: turning the 3-D view")
+    assert f"kernel {ms(with_3d['3-D elevation'])} ms / {ms(flat['lr, Rosenbrock (1000 steps)'])} ms" in row, row
+
+    momentum = record("momentum_redraw")
+    controls = momentum["momentum explorer, ravine, 100 steps (ms)"].values()
+    row = performance_row("momentum explorer")
+    assert f"kernel {ms(min(controls))}–{ms(max(controls))} ms" in row, row
+    ravine = momentum["optimizer comparison, all five, ravine, 100 steps (ms)"]
+    rosenbrock = momentum["optimizer comparison, all five, Rosenbrock, 200 steps (ms)"]
+    lr, gamma = "Adam's lr (one path recomputed)", "γ (two paths recomputed)"
+    row = performance_row("optimizer comparison")
+    assert (f"kernel {ms(ravine[lr])} / {ms(ravine[gamma])} ms, {ms(rosenbrock[lr])} / {ms(rosenbrock[gamma])} ms"
+            in row), row
+
+    cloud = record("minibatch_redraw")["noise-cloud explorer (ms)"]
+    row = performance_row("noise-cloud explorer")
+    assert (f"kernel {ms(cloud['batch size, every value'])} ms median over every batch size "
+            f"({ms(cloud['batch size 1-8'])} ms for B ≤ 8, {ms(cloud['batch size 128-569'])} ms for B ≥ 128)"
+            in row), row
+
+    schedule = record("schedule_redraw")["schedule explorer (ms)"]
+    row = performance_row("schedule explorer")
+    assert f"kernel {ms(schedule['schedule (dropdown)'])} / {ms(schedule['lr (slider)'])} ms" in row, row
+    # the bars: 50 ms for a control, 100 ms with the 3-D panel; a whole-figure switch (the noise cloud's point) has none
+    assert max(flat.values()) <= 50 and max(with_3d.values()) <= 100, surface
+    assert max(v for block in momentum.values() if isinstance(block, dict) for v in block.values()) <= 50, momentum
+    assert max(v for k, v in cloud.items() if k.startswith("batch")) <= 50, cloud
+    assert max(schedule.values()) <= 50, schedule
