@@ -3,11 +3,13 @@
 Modules are organised by responsibility: ``surfaces`` and ``descent`` for 2-D toy problems;
 ``batches``, ``sample_losses`` and ``minibatch`` for mini-batches; ``timing``; ``data`` for
 FashionMNIST; ``models``; ``loaders``, ``training``, ``history``, ``interrupts``,
-``early_stopping`` and ``checkpoint`` for training, exact resume and saving; ``schedules`` and
-``range_test`` for choosing and scheduling the learning rate; ``runtime`` for seeds, the device and
+``early_stopping`` and ``checkpoint`` for training, exact resume and saving; ``metrics`` for scores
+of predictions; ``optimizers`` (optimizers written as ``torch.optim.Optimizer`` subclasses, weight-decay
+groups, gradient norms) and ``init_stats`` (initialization schemes, per-layer statistics at step 0);
+``schedules`` and ``range_test`` for choosing and scheduling the learning rate; ``runtime`` for seeds, the device and
 CPU threads; ``pitfalls``; ``validation`` for argument checks; ``plotting`` (static drawing) and
 ``readouts`` (text); ``live``, ``widgets`` and ``schedule_explorer`` for the live explorers;
-``checks``, ``code_checks`` and ``loop_checks`` for the exercises' self-checks, built on
+``checks``, ``code_checks``, ``loop_checks`` and ``optimizer_checks`` for the exercises' self-checks, built on
 ``feedback``; ``figures`` for the static figures.
 """
 

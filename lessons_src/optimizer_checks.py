@@ -131,6 +131,9 @@ def check_adamw(cls: Any) -> CheckResult:
         step = _first_difference(got, want)
         if step is None:
             continue
+        start = [p.detach().clone() for p in _scene()[0].parameters()]
+        if all(_same(weights, start) for weights in got):
+            return wrong(what, f"{where}, your step leaves the weights as they were", hint)
         for (decay, bias_correction, ignore_groups), slip in SLIPS.items():
             if ignore_groups and not two_groups:
                 continue
@@ -184,6 +187,8 @@ def check_clip_grad_norm(fn: Any) -> CheckResult:
             got_norm = fn(ours, max_norm)
         except Exception as error:  # learner code may fail in any way
             return wrong(what, f"with {clipping}, your function raised {type(error).__name__}: {error}", hint)
+        if got_norm is None and all(torch.equal(p.grad, b) for p, b in zip(ours, before, strict=True)):
+            return wrong(what, "your function returns nothing and leaves the gradients as they were", hint)
         try:
             got_norm = float(got_norm)
         except (TypeError, ValueError):

@@ -108,18 +108,22 @@ class PlainAdam(torch.optim.Optimizer):
         return loss
 
 
-def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def decay_groups(model: nn.Module | Iterable[torch.Tensor], weight_decay: float) -> list[dict[str, Any]]:
     """Two parameter groups for an optimizer: ``[{"params": matrices, "weight_decay": weight_decay, "names": ...},
     {"params": biases and normalization weights, "weight_decay": 0.0, "names": ...}]``.
 
     A parameter with one dimension (a bias, a BatchNorm/LayerNorm scale or shift) sets an offset or a scale,
     not a direction in input space; shrinking it towards 0 does not regularize, so it is not decayed.
+    ``model`` may also be an iterable of parameters (``model.parameters()``); they are then named by position.
     """
     weight_decay = as_real("weight_decay", weight_decay, low=0.0)
+    named = model.named_parameters() if isinstance(model, nn.Module) else enumerate(model)
     decayed, kept = [], []
-    for name, p in model.named_parameters():
+    for name, p in named:
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"model must be an nn.Module or an iterable of parameters, got a {type(p).__name__} in it")
         if p.requires_grad:
-            (kept if p.dim() <= 1 else decayed).append((name, p))
+            (kept if p.dim() <= 1 else decayed).append((str(name), p))
     return [{"params": [p for _, p in group], "names": [n for n, _ in group], "weight_decay": wd}
             for group, wd in ((decayed, weight_decay), (kept, 0.0))]
 

@@ -358,3 +358,37 @@ def plot_schedules(ax: Axes, schedules: Sequence[Schedule], steps_per_epoch: int
     ax.set_xlabel("epoch" if steps_per_epoch else "update")
     ax.set_ylabel("learning rate")
     ax.legend(fontsize="small")
+
+
+# --- weight decay, initialization and clipping -----------------------------------------------------
+def running_mean(values: Sequence[float], window: int) -> np.ndarray:
+    """Mean of each ``window`` consecutive values (len(values) − window + 1 of them); NaN and inf kept."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    values = np.asarray(values, dtype=float)
+    if len(values) < window:
+        raise ValueError(f"window must be at most the number of values ({len(values)}), got {window}")
+    cumulative = np.cumsum(np.insert(values, 0, 0.0))
+    return (cumulative[window:] - cumulative[:-window]) / window
+
+
+def plot_step_series(ax: Axes, values: Sequence[float], *, window: int = 1, label: str | None = None,
+                     color: str | None = None, log: bool = False) -> Axes:
+    """Per-step values (a History's ``step_loss`` or ``grad_norm``) against the step, as a running mean over
+    ``window`` steps (plotted at the window's last step); a log y-axis with ``log=True``."""
+    smoothed = running_mean(values, window)
+    ax.plot(np.arange(window, len(values) + 1), smoothed, label=label, color=color, lw=1.2)
+    ax.set_xlabel("step")
+    if log:
+        ax.set_yscale("log")
+    return ax
+
+
+def plot_layer_stats(ax: Axes, stats: dict[str, Sequence[Any]], field: str, *, ylabel: str | None = None) -> Axes:
+    """One line per initialization scheme: ``field`` of each layer's :class:`lessons_src.init_stats.LayerStats`
+    against the layer's position (1 = first linear layer), on a log axis."""
+    for scheme, layers in stats.items():
+        ax.plot(np.arange(1, len(layers) + 1), [getattr(layer, field) for layer in layers], "o-", label=scheme)
+    ax.set(xlabel="linear layer", ylabel=ylabel or field.replace("_", " "), yscale="log")
+    return ax
+

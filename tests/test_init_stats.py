@@ -70,3 +70,25 @@ def test_bad_input_is_named():
         init_weights(nn.ReLU(), "kaiming")
     with pytest.raises(ValueError, match="at least 2 examples"):
         layer_stats(deep(), X[:1], Y[:1], nn.functional.cross_entropy)
+
+
+def test_the_plots_draw_one_line_per_scheme_and_a_running_mean():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from lessons_src.plotting import plot_layer_stats, plot_step_series, running_mean
+
+    stats = {scheme: layer_stats(init_weights(deep(), scheme), X, Y, nn.functional.cross_entropy)
+             for scheme in ("kaiming", "too small")}
+    fig, ax = plt.subplots()
+    assert plot_layer_stats(ax, stats, "activation_std") is ax and len(ax.lines) == 2
+    assert ax.get_yscale() == "log" and list(ax.lines[0].get_xdata()) == [1, 2, 3, 4, 5, 6]
+    assert np.allclose(running_mean([1, 2, 3, 4], 2), [1.5, 2.5, 3.5])
+    plot_step_series(ax, [1.0, 2.0, 3.0, 4.0], window=3)
+    assert np.allclose(ax.lines[-1].get_ydata(), [2, 3]) and list(ax.lines[-1].get_xdata()) == [3, 4]
+    with pytest.raises(ValueError, match="window must be at most"):
+        running_mean([1.0], 2)
+    plt.close(fig)

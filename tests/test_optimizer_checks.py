@@ -85,6 +85,12 @@ def test_no_answer_a_non_optimizer_and_a_crash_do_not_raise():
 
     assert "no answer yet" in check_adamw(Placeholder).message
 
+    class DoesNothing(Placeholder):
+        def step(self, closure=None):
+            return None
+
+    assert "leaves the weights as they were" in check_adamw(DoesNothing).message
+
 
 def clip(parameters, max_norm):
     grads = [p.grad for p in parameters if p.grad is not None]
@@ -150,3 +156,4 @@ def test_clip_no_answer_and_crash():
 
     assert "no answer yet" in check_clip_grad_norm(placeholder).message
     assert "raised ZeroDivisionError" in check_clip_grad_norm(lambda p, m: 1 / 0).message
+    assert "returns nothing" in check_clip_grad_norm(lambda p, m: None).message

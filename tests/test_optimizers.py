@@ -82,6 +82,10 @@ def test_decay_groups_decay_matrices_and_spare_biases_and_norm_weights():
     groups = decay_groups(make_model(), 0.05)
     assert groups[0]["names"] == ["0.weight", "3.weight"] and groups[0]["weight_decay"] == 0.05
     assert groups[1]["names"] == ["0.bias", "1.weight", "1.bias", "3.bias"] and groups[1]["weight_decay"] == 0.0
+    by_position = decay_groups(make_model().parameters(), 0.05)
+    assert by_position[0]["names"] == ["0", "4"] and by_position[1]["names"] == ["1", "2", "3", "5"]
+    with pytest.raises(TypeError, match="iterable of parameters"):
+        decay_groups([1.0], 0.1)
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [({"lr": -1}, "lr"), ({"lr": 0.1, "momentum": 1.0}, "momentum"),
