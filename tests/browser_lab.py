@@ -38,8 +38,6 @@ LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     # render every cell, not only those near the viewport, so every prompt, image and widget exists in the page
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    # no notification toasts over the notebook in the screenshots
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"doNotDisturbMode": True},
 }
 
 _NOT_FOUND = re.compile(r"\b404 (?:GET|HEAD|POST|PUT|PATCH|DELETE) (\S+)")

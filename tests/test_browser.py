@@ -48,6 +48,7 @@ EXPLORER = (f"{PANEL} .jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputAre
             ":has(.jupyter-matplotlib-canvas-div)"
             ":has(.widget-slider, .widget-button, .widget-checkbox, .widget-dropdown)")
 CANVAS = ".jupyter-matplotlib-canvas-div"
+TOAST = ".Toastify__toast"  # JupyterLab's notifications (react-toastify)
 
 # Waits for every <img> in the notebook (scrolled to, since the browser may load them lazily) and reports each.
 IMAGES_JS = """async (panel) => {
@@ -372,6 +373,8 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
         report["images"] = images
         broken = [image for image in images if image["naturalWidth"] == 0]
         faults = [f"image did not load: {image}" for image in broken] + output_faults(page)
+        # what a new user would see pop up over the notebook (news, update checks, errors): nothing
+        faults += [f"a notification popped up: {text!r}" for text in page.locator(TOAST).all_inner_texts()]
         if explorers.count() != expected:
             faults.append(f"{explorers.count()} explorers on the page, expected {expected} "
                           "(a new explorer? add it to EXPLORERS)")
