@@ -1,0 +1,291 @@
+"""Lesson 13's landscape explorer: slices of a real network's loss, read live.
+
+A :class:`Plane` is a centre and two directions in weight space with a :class:`~lessons_src.landscape.PlaneEvaluator`
+(the first layer computed once), a default box and the training paths projected onto it. :func:`random_plane` and
+:func:`pca_plane` build the two kinds the lesson uses. :func:`landscape_view` is the pure result of the controls: a
+slice (from the cache, or computed at the asked resolution), the path to draw and the numbers to read;
+:class:`LandscapePanel` draws it (the explorer's panel and the still figure's); :class:`LandscapeExplorer` is the
+thin widget: choose the plane, the range, the resolution, the path and contour or 3-D; a click reads the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.colors import LogNorm
+from torch import nn
+
+from lessons_src.landscape import (
+    PlaneEvaluator,
+    SliceGrid,
+    Trajectory,
+    filter_normalized_direction,
+    span_box,
+    trajectory_pca,
+    unflatten,
+)
+from lessons_src.live import TEXT_BOX, Blitter, Explorer, control_panel, figure_box, readout_panel
+from lessons_src.validation import as_real
+
+RESOLUTIONS = (7, 11, 15, 21, 31)
+ZOOMS = (0.25, 0.5, 1.0, 2.0, 4.0)
+VIEWS = ("contour", "3-D")
+LOSS_NORM = (0.1, 30.0)  # the colour scale's loss range, the same for every plane so that slices compare
+PATH_COLORS = {"SGD, batch 32": "tab:blue", "Adam, batch 32": "tab:orange", "SGD, batch 2048": "tab:red"}
+
+
+# --- planes --------------------------------------------------------------------------------------------
+@dataclass
+class Plane:
+    """A plane through weight space: ``evaluator`` (centre + a·d1 + b·d2), its default ``box`` (a_min, a_max,
+    b_min, b_max), the training ``paths`` projected onto it ((T, 2) each), axis labels, and computed slices."""
+
+    name: str
+    evaluator: PlaneEvaluator
+    box: tuple[float, float, float, float]
+    paths: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: tuple[str, str] = ("a (direction 1)", "b (direction 2)")
+    grids: dict[tuple[float, int], SliceGrid] = field(default_factory=dict)  # by (zoom, resolution)
+
+    def zoomed_box(self, zoom: float) -> tuple[float, float, float, float]:
+        """The default box scaled by ``zoom`` about its middle."""
+        zoom = as_real("zoom", zoom, low=0.0, low_open=True)
+        a_mid, b_mid = (self.box[0] + self.box[1]) / 2, (self.box[2] + self.box[3]) / 2
+        a_half, b_half = zoom * (self.box[1] - self.box[0]) / 2, zoom * (self.box[3] - self.box[2]) / 2
+        return a_mid - a_half, a_mid + a_half, b_mid - b_half, b_mid + b_half
+
+    def grid(self, zoom: float, resolution: int) -> SliceGrid:
+        """The slice over the zoomed box at ``resolution``² points, computed once and kept."""
+        key = (float(zoom), int(resolution))
+        if key not in self.grids:
+            self.grids[key] = self.evaluator.grid(self.zoomed_box(zoom), resolution)
+        return self.grids[key]
+
+
+def random_plane(model: nn.Module, weights: Sequence[torch.Tensor], X: torch.Tensor, y: torch.Tensor, *,
+                 seeds: tuple[int, int] = (0, 1), span: float = 1.0, name: str | None = None) -> Plane:
+    """The plane through ``weights`` spanned by two filter-normalized random directions (seeded), box ±``span``."""
+    directions = [filter_normalized_direction(weights, seed) for seed in seeds]
+    return Plane(name or f"random, seeds {seeds[0]} and {seeds[1]}", PlaneEvaluator(model, weights, directions, X, y),
+                 span_box(span), labels=("a (filter-normalized)", "b (filter-normalized)"))
+
+
+def pca_plane(model: nn.Module, trajectory: Trajectory, X: torch.Tensor, y: torch.Tensor, *, name: str,
+              others: dict[str, Trajectory] | None = None, margin: float = 0.25) -> Plane:
+    """The plane through the trajectory's last weights spanned by its top-2 PCA directions; the box holds the
+    path with ``margin`` to spare; ``others``' paths are projected onto it too (their shadows on the plane)."""
+    pca = trajectory_pca(trajectory.snapshots, k=2)
+    centre = trajectory.snapshots[-1]
+    like = list(model.parameters())
+    directions = [unflatten(d.to(centre.dtype), like) for d in pca.directions]
+    paths = {name: pca.coords}
+    for other, run in (others or {}).items():
+        paths[other] = ((run.snapshots - centre).double() @ pca.directions.double().T).cpu().numpy()
+    low, high = pca.coords.min(axis=0), pca.coords.max(axis=0)
+    pad = margin * (high - low).max()
+    box = (low[0] - pad, high[0] + pad, low[1] - pad, high[1] + pad)
+    labels = tuple(f"PC{i + 1} ({100 * pca.explained[i]:.1f} % of the variance)" for i in range(2))
+    return Plane(f"PCA of {name}", PlaneEvaluator(model, unflatten(centre, like), directions, X, y), box,
+                 paths, labels)
+
+
+# --- the view: what the panel shows ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class LandscapeView:
+    """One setting of the explorer: the slice, the path drawn on it (or none), the view and the point read."""
+
+    plane: str
+    grid: SliceGrid
+    labels: tuple[str, str]
+    path_name: str | None
+    path: np.ndarray | None  # (T, 2)
+    view: str
+    point: tuple[float, float] | None  # the point clicked, if any
+    point_loss: float | None  # the loss there, computed exactly (not interpolated)
+
+    @property
+    def lowest(self) -> tuple[float, float, float]:
+        """(a, b, loss) of the slice's lowest grid point."""
+        j, i = np.unravel_index(np.nanargmin(self.grid.loss), self.grid.loss.shape)
+        return float(self.grid.a[i]), float(self.grid.b[j]), float(self.grid.loss[j, i])
+
+
+def landscape_view(plane: Plane, zoom: float, resolution: int, path_name: str | None = None, view: str = "contour",
+                   point: tuple[float, float] | None = None) -> LandscapeView:
+    """The view of ``plane`` zoomed by ``zoom`` at ``resolution``² points, with the path ``path_name`` (a key of
+    ``plane.paths``, or None) and the exact loss at ``point`` (a, b), if given."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {list(VIEWS)}, got {view!r}")
+    if path_name is not None and path_name not in plane.paths:
+        raise ValueError(f"path_name must be None or one of {list(plane.paths)}, got {path_name!r}")
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {list(RESOLUTIONS)}, got {resolution!r}; finer slices "
+                         "take longer than an explorer should wait (use PlaneEvaluator.grid)")
+    grid = plane.grid(zoom, resolution)
+    point_loss = None
+    if point is not None:
+        point = (as_real("point's a", point[0]), as_real("point's b", point[1]))
+        point_loss = float(plane.evaluator.evaluate(np.array([point]))[0][0])
+    return LandscapeView(plane.name, grid, plane.labels, path_name,
+                         None if path_name is None else plane.paths[path_name], view, point, point_loss)
+
+
+def describe_view(view: LandscapeView) -> str:
+    """One line of HTML: the loss at the centre, the slice's lowest point and range, and the point read."""
+    a, b, low = view.lowest
+    text = (f"<b>{view.plane}</b>: loss {view.grid.centre_loss:.3f} at the centre (0, 0); lowest on the grid "
+            f"{low:.3f} at ({a:.2f}, {b:.2f}); highest {np.nanmax(view.grid.loss):.3g} "
+            f"({len(view.grid.a)}×{len(view.grid.b)} points)")
+    if view.point is not None:
+        text += f" | <b>click</b>: loss {view.point_loss:.4f} at ({view.point[0]:.3f}, {view.point[1]:.3f})"
+    return text
+
+
+# --- drawing -------------------------------------------------------------------------------------------
+class LandscapePanel:
+    """A contour axes and a 3-D axes in the same place (one shown): the slice as colours and contour lines, the
+    path and its end, the lowest grid point and the point read. :meth:`show` moves them to a view."""
+
+    def __init__(self, fig, rect: Sequence[float] = (0.1, 0.12, 0.68, 0.8)) -> None:
+        self.fig = fig
+        self.ax = fig.add_axes(rect)
+        self.ax3d = fig.add_axes(rect, projection="3d")
+        norm = LogNorm(*LOSS_NORM)
+        self.image = self.ax.imshow(np.full((2, 2), 1.0), origin="lower", aspect="auto", cmap="viridis", norm=norm,
+                                    extent=(0, 1, 0, 1), interpolation="bilinear")
+        fig.colorbar(self.image, cax=fig.add_axes((rect[0] + rect[2] + 0.03, rect[1], 0.025, rect[3])),
+                     label="loss (log scale)")
+        (self.path_line,) = self.ax.plot([], [], ".-", color="white", markersize=3, linewidth=1.2)
+        (self.path_end,) = self.ax.plot([], [], "s", color="white", markersize=6)
+        (self.lowest,) = self.ax.plot([], [], "*", color="red", markersize=11, label="lowest grid point")
+        (self.centre,) = self.ax.plot([0], [0], "o", color="black", markersize=6, label="centre (0, 0)")
+        (self.point,) = self.ax.plot([], [], "x", color="magenta", markersize=10, mew=2)
+        self.title = self.ax.set_title("", fontsize=9)
+        self.ax.legend(loc="upper right", fontsize=7)
+        self.contours = None
+        self.surface = None
+        self.text = self.ax.text(0.02, 0.03, "", transform=self.ax.transAxes, fontsize=8, bbox=TEXT_BOX)
+
+    @property
+    def artists(self) -> list:
+        """What moves in the contour view (axes ticks included: the box changes with the plane and the range)."""
+        return [self.ax.xaxis, self.ax.yaxis, self.image, self.path_line, self.path_end, self.lowest, self.centre,
+                self.point, self.title, self.text, *([self.contours] if self.contours is not None else [])]
+
+    def show(self, view: LandscapeView) -> None:
+        """Move the artists to ``view``; the contour lines and the 3-D surface are redrawn from the slice."""
+        grid, three_d = view.grid, view.view == "3-D"
+        self.ax.set_visible(not three_d)
+        self.ax3d.set_visible(three_d)
+        loss = np.clip(grid.loss, *LOSS_NORM)
+        self.image.set_data(loss)
+        self.image.set_extent((grid.a[0], grid.a[-1], grid.b[0], grid.b[-1]))
+        self.ax.set(xlim=(grid.a[0], grid.a[-1]), ylim=(grid.b[0], grid.b[-1]), xlabel=view.labels[0],
+                    ylabel=view.labels[1])
+        if self.contours is not None:
+            self.contours.remove()
+        levels = np.geomspace(max(np.nanmin(grid.loss), 1e-3), np.nanmax(grid.loss), 12)
+        self.contours = self.ax.contour(grid.a, grid.b, grid.loss, levels=levels, colors="white", linewidths=0.5,
+                                        alpha=0.6)
+        self.contours.set_animated(self.image.get_animated())  # as the other artists: blitted in the explorer
+        path = view.path if view.path is not None else np.empty((0, 2))
+        self.path_line.set_data(path[:, 0], path[:, 1])
+        self.path_end.set_data(path[-1:, 0], path[-1:, 1])
+        a, b, _ = view.lowest
+        self.lowest.set_data([a], [b])
+        self.point.set_data(*(([view.point[0]], [view.point[1]]) if view.point is not None else ([], [])))
+        self.title.set_text(view.plane + (f" · path: {view.path_name}" if view.path_name else ""))
+        self.text.set_text(f"loss at the centre {grid.centre_loss:.3f}")
+        if three_d:
+            self.ax3d.clear()
+            A, B = np.meshgrid(grid.a, grid.b)
+            self.surface = self.ax3d.plot_surface(A, B, np.log10(loss), cmap="viridis", norm=plt.Normalize(
+                *np.log10(LOSS_NORM)), linewidth=0, antialiased=False)
+            self.ax3d.set(xlabel="a", ylabel="b", zlabel="log10 loss", title=self.title.get_text())
+            self.ax3d.view_init(35, -60)
+
+
+# --- the widget ----------------------------------------------------------------------------------------
+class LandscapeExplorer(Explorer):
+    """Slices of a real network's loss: pick the plane, the range (× the plane's box), the resolution (slices not
+    yet computed are computed on demand), the path to draw, contour or 3-D; click the contour to read the loss."""
+
+    def __init__(self, planes: Sequence[Plane], *, resolution: int = 15) -> None:
+        if not planes:
+            raise ValueError("planes must hold at least one Plane, got none")
+        self.planes = {plane.name: plane for plane in planes}
+        self.plane_picker = widgets.Dropdown(options=list(self.planes), description="plane")
+        self.zoom_slider = widgets.SelectionSlider(options=[(f"×{z:g}", z) for z in ZOOMS], value=1.0,
+                                                   description="range", continuous_update=False)
+        self.resolution_picker = widgets.Dropdown(options=[(f"{r}×{r}", r) for r in RESOLUTIONS], value=resolution,
+                                                  description="resolution")
+        self.path_picker = widgets.Dropdown(description="path")
+        self.view_picker = widgets.ToggleButtons(options=list(VIEWS), value="contour")
+        self.readout = widgets.HTML()
+        self.point: tuple[float, float] | None = None
+        with plt.ioff():
+            self.fig = plt.figure(figsize=(6.2, 4.6))
+        self.panel = LandscapePanel(self.fig)
+        self.blitter = Blitter(self.fig)
+        self.blitter.set_artists(self.panel.artists)
+        self.fig.canvas.mpl_connect("button_press_event", self.on_click)
+        self._start(self.plane_picker, [self.zoom_slider, self.resolution_picker, self.path_picker,
+                                        self.view_picker])
+
+    @property
+    def plane(self) -> Plane:
+        """The plane shown."""
+        return self.planes[self.plane_picker.value]
+
+    @property
+    def view(self) -> LandscapeView:
+        """The view shown."""
+        return self.result
+
+    def _draw_static(self, name: str) -> None:
+        """A new plane: offer its paths (its own first), forget the point read, redraw everything."""
+        paths = list(self.planes[name].paths)
+        with self.holding():
+            self.path_picker.options = [("none", None), *((p, p) for p in paths)]
+            self.path_picker.value = paths[0] if paths else None
+        self.point = None
+        self._full_redraw = True
+
+    def compute(self) -> LandscapeView:
+        """The pure result for the current controls (and the point clicked)."""
+        return landscape_view(self.plane, self.zoom_slider.value, self.resolution_picker.value,
+                              self.path_picker.value, self.view_picker.value, self.point)
+
+    def show(self, view: LandscapeView) -> None:
+        """Move the artists to ``view`` and write the readout; 3-D and view changes redraw the whole figure."""
+        self._full_redraw |= view.view == "3-D" or self.panel.ax.get_visible() != (view.view == "contour")
+        self.panel.show(view)
+        # new contour lines are new artists: track them without dropping the saved background
+        self.blitter.artists = self.panel.artists if view.view == "contour" else []
+        self.readout.value = describe_view(view)
+
+    def read_point(self, a: float, b: float) -> LandscapeView:
+        """Read the exact loss at (a, b) of the plane shown (what a click does)."""
+        self.point = (float(a), float(b))
+        return self.update()
+
+    def on_click(self, event: Any) -> None:
+        """A click on the contour reads the loss there."""
+        if event.inaxes is self.panel.ax and event.xdata is not None and not math.isnan(event.xdata):
+            self.read_point(event.xdata, event.ydata)
+
+    @property
+    def widget(self) -> widgets.Widget:
+        """The whole explorer as one widget."""
+        if not hasattr(self, "_widget"):
+            controls = control_panel(self.plane_picker, self.path_picker, self.zoom_slider, self.resolution_picker,
+                                     self.view_picker)
+            self._widget = widgets.VBox([controls, readout_panel(self.readout), figure_box(self.fig)])
+        return self._widget

@@ -1,0 +1,94 @@
+"""Lesson 13's explorer, headless: controls reach the pure view, the view moves the artists, a click reads a loss."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from lessons_src.landscape import combine, get_weights, losses_at, train_recording  # noqa: E402
+from lessons_src.landscape_explorer import (  # noqa: E402
+    LandscapeExplorer,
+    describe_view,
+    landscape_view,
+    pca_plane,
+    random_plane,
+)
+from lessons_src.training import TensorLoader  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    generator = torch.Generator().manual_seed(0)
+    X, y = torch.randn(60, 6, generator=generator), torch.randint(0, 3, (60,), generator=generator)
+    run = train_recording(model, TensorLoader(X, y, 10, shuffle=True), nn.CrossEntropyLoss(),
+                          torch.optim.SGD(model.parameters(), lr=0.2), 3, every=2)
+    planes = [random_plane(model, get_weights(model), X, y, span=1.0), pca_plane(model, run, X, y, name="SGD")]
+    return model, X, y, planes
+
+
+def test_the_view_is_the_pure_result_and_its_centre_is_the_trained_loss(setup):
+    model, X, y, planes = setup
+    view = landscape_view(planes[0], 1.0, 7)
+    assert view.grid.loss.shape == (7, 7)
+    assert view.grid.centre_loss == pytest.approx(nn.functional.cross_entropy(model(X), y).item(), rel=1e-5)
+    assert "centre" in describe_view(view)
+
+
+def test_the_pca_plane_holds_the_path_and_ends_at_its_centre(setup):
+    _, _, _, planes = setup
+    path = planes[1].paths["SGD"]
+    assert np.allclose(path[-1], 0, atol=1e-5)
+    box = planes[1].box
+    assert box[0] < path[:, 0].min() and path[:, 0].max() < box[1] and "% of the variance" in planes[1].labels[0]
+
+
+def test_controls_change_the_result_and_the_artists(setup):
+    _, _, _, planes = setup
+    explorer = LandscapeExplorer(planes, resolution=7)
+    explorer.fig.canvas.draw()
+    before = explorer.panel.image.get_array().copy()
+    explorer.zoom_slider.value = 0.5
+    assert explorer.view.grid.a[-1] == pytest.approx(0.5)
+    assert not np.array_equal(explorer.panel.image.get_array(), before)
+    explorer.resolution_picker.value = 11  # computed on demand
+    assert explorer.view.grid.loss.shape == (11, 11) and explorer.panel.image.get_array().shape == (11, 11)
+    explorer.plane_picker.value = planes[1].name
+    assert explorer.path_picker.value == "SGD" and len(explorer.panel.path_line.get_xdata()) == len(
+        planes[1].paths["SGD"])
+    explorer.path_picker.value = None
+    assert len(explorer.panel.path_line.get_xdata()) == 0
+    explorer.view_picker.value = "3-D"
+    assert explorer.panel.ax3d.get_visible() and not explorer.panel.ax.get_visible()
+    explorer.view_picker.value = "contour"
+    assert explorer.panel.ax.get_visible()
+
+
+def test_a_click_reads_the_exact_loss_there(setup):
+    model, X, y, planes = setup
+    explorer = LandscapeExplorer(planes[:1], resolution=7)
+    view = explorer.read_point(0.3, -0.2)
+    d1, d2 = (layer for layer in planes[0].evaluator.layers[1:])
+    directions = [[t for wb in d for t in wb] for d in (d1, d2)]
+    exact, _ = losses_at(model, [combine(get_weights(model), directions, (0.3, -0.2))], X, y)
+    assert view.point_loss == pytest.approx(exact[0], rel=1e-5)
+    assert list(explorer.panel.point.get_xdata()) == [0.3] and "click" in explorer.readout.value
+
+
+def test_bad_settings_name_the_argument_and_the_choices(setup):
+    _, _, _, planes = setup
+    with pytest.raises(ValueError, match=r"resolution must be one of \[7, 11, 15, 21, 31\], got 40; finer"):
+        landscape_view(planes[0], 1.0, 40)
+    with pytest.raises(ValueError, match="path_name must be None or one of"):
+        landscape_view(planes[0], 1.0, 7, path_name="Adam")
+    with pytest.raises(ValueError, match="zoom must be a finite number > 0"):
+        planes[0].zoomed_box(0)
+    with pytest.raises(ValueError, match="planes must hold at least one Plane"):
+        LandscapeExplorer([])
