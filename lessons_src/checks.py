@@ -38,6 +38,7 @@ from lessons_src.feedback import (
     unanswered,
     wrong,
 )
+from lessons_src.landscape_checks import check_filter_normalize, check_hvp
 from lessons_src.loop_checks import (
     check_fixed_evaluate,
     check_loader_from_frame,
@@ -241,7 +242,7 @@ def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
 
 __all__ = ["CheckResult", "check_adam_step", "check_adamw", "check_answer",
            "check_batch_size_for_third_std", "check_buggy_line", "check_clip_grad_norm", "check_early_stopping",
-           "check_equivalent_lr", "check_fastest_momentum",
+           "check_equivalent_lr", "check_fastest_momentum", "check_filter_normalize", "check_hvp",
            "check_fixed_evaluate", "check_gradient_at_2_minus_1",
            "check_gradient_descent", "check_label_of", "check_loader_from_frame", "check_lr_for_one_epoch",
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",

@@ -1,0 +1,133 @@
+"""Self-checks for lesson 13's exercises: a filter-normalized direction and a Hessian-vector product, each written
+by the learner and compared with the reference on cases chosen to catch the usual slips.
+
+Like every check, these return a :class:`~lessons_src.feedback.CheckResult` and never raise on a wrong answer;
+they are imported by :mod:`lessons_src.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from lessons_src.feedback import CheckResult, call_learner, right, wrong
+from lessons_src.landscape import filter_normalize, flatten
+
+
+# --- exercise 1: filter-wise normalization ------------------------------------------------------------------
+def _normalize_cases() -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(direction, weights): a Linear weight (5, 3) and its bias, a Conv2d weight (4, 2, 3, 3), seeded."""
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (5,), (4, 2, 3, 3)]
+    weights = [torch.randn(s, generator=generator, dtype=torch.float64) * (1 + i) for i, s in enumerate(shapes)]
+    direction = [torch.randn(s, generator=generator, dtype=torch.float64) for s in shapes]
+    return direction, weights
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(len(t), -1).norm(dim=1)
+
+
+def _diagnose_normalize(got: list[torch.Tensor], direction: list[torch.Tensor], weights: list[torch.Tensor]) -> str:
+    """What a wrong normalization did, judged from its first (Linear) and last (Conv) tensors."""
+    linear, conv = got[0], got[2]
+    if torch.allclose(linear.norm(), weights[0].norm()) and not torch.allclose(_rows(linear), _rows(weights[0])):
+        return "the whole layer has the weights' norm, but not each row: normalize filter by filter (dim 0)"
+    if torch.allclose(linear.norm(dim=0), weights[0].norm(dim=0)):
+        return "each *column* got the weights' column norm; a filter is a row (the weights into one unit)"
+    if torch.allclose(_rows(linear), torch.ones(len(linear), dtype=linear.dtype)):
+        return "every row has norm 1: multiply by the norm of the weights' row too"
+    if torch.allclose(_rows(linear), _rows(weights[0]) ** -1 * _rows(direction[0]) ** 2):
+        return "the ratio is upside down: scale by ‖w_row‖ / ‖d_row‖"
+    if torch.allclose(_rows(linear), _rows(weights[0])) and not torch.allclose(_rows(conv), _rows(weights[2])):
+        return ("the linear layer is right, the convolution is not: a filter of a (out, in, h, w) weight is one "
+                "output channel, all of its in·h·w numbers together")
+    return "the filters' norms do not match the weights' filters' norms"
+
+
+def check_filter_normalize(fn: Any) -> CheckResult:
+    """Does ``fn(direction, weights)`` scale each filter (slice along dim 0) of the direction to the norm of the
+    weights' same filter, and set one-dimensional tensors (biases) to zero?"""
+    what = "filter-wise normalization"
+    hint = ("for each pair (d, w): if d.dim() <= 1 return zeros; else compute the norm of every slice d[i] and w[i] "
+            "(reshape to (len(d), -1), then .norm(dim=1)) and multiply d by w_norm / d_norm, reshaped to broadcast.")
+    direction, weights = _normalize_cases()
+    got, failure = call_learner(fn, what, hint, [d.clone() for d in direction], [w.clone() for w in weights])
+    if failure is not None:
+        return failure
+    if not isinstance(got, list | tuple) or len(got) != len(weights):
+        return wrong(what, f"expected a list of {len(weights)} tensors, got {type(got).__name__}", hint)
+    if not all(isinstance(g, torch.Tensor) and g.shape == w.shape for g, w in zip(got, weights, strict=True)):
+        return wrong(what, "each returned tensor must have its weight's shape", hint)
+    want = filter_normalize(direction, weights)
+    if torch.count_nonzero(got[1]) != 0:
+        return wrong(what, "the bias should be zero in the direction (Li et al. leave biases out of the slice)", hint)
+    if all(torch.allclose(g.double(), w) for g, w in zip(got, want, strict=True)):
+        return right(what, "every row of the linear layer and every output channel of the convolution has the "
+                           "norm of the weights' own, and the bias is zero")
+    same_direction = all(torch.allclose(g.double().flatten(1) / _rows(g.double())[:, None],
+                                        d.flatten(1) / _rows(d)[:, None]) for g, d in
+                         zip((got[0], got[2]), (direction[0], direction[2]), strict=True))
+    if not same_direction:
+        return wrong(what, "the filters point somewhere else than the direction's: only rescale them", hint)
+    return wrong(what, _diagnose_normalize([g.double() for g in got], direction, weights), hint)
+
+
+# --- exercise 2: a Hessian-vector product ------------------------------------------------------------------------
+def _hvp_case(seed: int = 0):
+    """A small float64 network (3 → 4 → 2), its loss on 20 seeded examples, v, and the full Hessian H."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    X = torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    y = torch.randint(0, 2, (20,), generator=generator)
+    params = [p.detach().clone().requires_grad_(True) for p in model.parameters()]
+    names = [n for n, _ in model.named_parameters()]
+
+    def loss_of(*tensors):
+        return nn.functional.cross_entropy(torch.func.functional_call(model, dict(zip(names, tensors, strict=True)),
+                                                                      (X,)), y)
+
+    v = [torch.randn(p.shape, generator=generator, dtype=torch.float64) for p in params]
+    flat = flatten([p.detach() for p in params])
+    sizes = [p.numel() for p in params]
+
+    def loss_flat(vector):
+        return loss_of(*[piece.reshape(p.shape) for piece, p in zip(torch.split(vector, sizes), params, strict=True)])
+
+    H = torch.autograd.functional.hessian(loss_flat, flat)
+    return loss_of, params, v, H
+
+
+def check_hvp(fn: Any) -> CheckResult:
+    """Does ``fn(loss, params, v)`` return H·v (a list shaped like ``params``) for a small network's loss?"""
+    what = "Hessian-vector product"
+    hint = ("g = torch.autograd.grad(loss, params, create_graph=True) keeps the gradient differentiable; then "
+            "return torch.autograd.grad(sum((gi * vi).sum() for gi, vi in zip(g, v)), params).")
+    loss_of, params, v, H = _hvp_case()
+    got, failure = call_learner(fn, what, hint, loss_of(*params), params, [t.clone() for t in v])
+    if failure is not None:
+        if "does not require grad" in failure.message or "backward through the graph a second time" in failure.message:
+            return wrong(what, "the second differentiation failed: the first torch.autograd.grad needs "
+                               "create_graph=True", hint)
+        return failure
+    if isinstance(got, torch.Tensor) and got.dim() == 0:
+        return wrong(what, "you returned one number (vᵀHv?); return H·v, one tensor per parameter", hint)
+    if not isinstance(got, list | tuple) or len(got) != len(params):
+        return wrong(what, f"expected a list of {len(params)} tensors, got {type(got).__name__}", hint)
+    if not all(isinstance(g, torch.Tensor) and g.shape == p.shape for g, p in zip(got, params, strict=True)):
+        return wrong(what, "each tensor of H·v must have its parameter's shape", hint)
+    result, want = flatten([g.detach().double() for g in got]), H @ flatten(v)
+    if torch.allclose(result, want, rtol=1e-6, atol=1e-9):
+        return right(what, f"equal to the full Hessian ({len(want)} × {len(want)}) times v, without building it")
+    gradient = torch.autograd.grad(loss_of(*params), params)
+    if torch.allclose(result, flatten(list(gradient))):
+        return wrong(what, "that is the gradient itself; differentiate g·v once more", hint)
+    if torch.allclose(result, 2 * want) or torch.allclose(result, -want):
+        return wrong(what, "off by a factor (2 or −1): differentiate the plain sum of g·v", hint)
+    return wrong(what, "not H·v (compared with the full Hessian of a small network)", hint)
+
+
+__all__ = ["check_filter_normalize", "check_hvp"]
