@@ -112,8 +112,9 @@ def check_adamw(cls: Any) -> CheckResult:
     """Does the learner's ``cls(params, lr, betas, eps, weight_decay)`` make torch.optim.AdamW's steps, with one
     parameter group and with two (different lr and weight_decay), and keep its state in ``self.state``?"""
     what = "your AdamW"
-    hint = "decay first: w ← w·(1 − lr·λ), with each group's lr and λ; then the Adam step of lesson 04 on the plain " \
-           "gradient (m, v, their bias corrections, w ← w − lr·m̂/(√v̂ + eps)), with m, v and t in self.state[p]."
+    hint = "what does AdamW do to the weights that Adam's weight_decay does not, and when (section 1)? Read lr and " \
+           "weight_decay from each group; the rest is lesson 04's Adam on the plain gradient, its t, m and v kept " \
+           "in self.state[p] (section 5)."
     if unanswered(cls):
         return no_answer(what, "with your class")
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
@@ -170,8 +171,8 @@ def check_clip_grad_norm(fn: Any) -> CheckResult:
     """Does ``fn(parameters, max_norm)`` scale the gradients in place as ``torch.nn.utils.clip_grad_norm_`` does,
     and return the total norm measured before clipping?"""
     what = "your clip_grad_norm"
-    hint = "one norm for all gradients together: √(Σ over tensors of ‖g‖²); if it is above max_norm, multiply " \
-           "every .grad in place by max_norm / (norm + 1e-6), else leave them; return the norm you measured."
+    hint = "section 4 writes the rule out: how many norms are measured, can the scale ever exceed 1, and where do " \
+           "the scaled gradients go? Return the norm as measured before any scaling."
     if unanswered(fn):
         return no_answer(what, "with your function")
     if not callable(fn):
