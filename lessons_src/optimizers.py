@@ -131,9 +131,10 @@ def decay_groups(model: nn.Module | Iterable[torch.Tensor], weight_decay: float)
 def total_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float | None = None) -> torch.Tensor:
     """‖g‖, the 2-norm of all the parameters' gradients together (0-d tensor, no device sync); with ``max_norm``,
     the gradients are then multiplied by min(1, max_norm / (‖g‖ + 1e-6)), as ``clip_grad_norm_`` does."""
-    parameters = [p for p in parameters if p.grad is not None]
-    if not parameters:
-        return torch.zeros(())
+    every = list(parameters)
+    parameters = [p for p in every if p.grad is not None]
+    if not parameters:  # 0 on the parameters' device, so that it stacks with the other steps' norms
+        return torch.zeros((), device=every[0].device if every else None)
     if max_norm is None:
         return torch.nn.utils.get_total_norm([p.grad for p in parameters]).detach()
     return torch.nn.utils.clip_grad_norm_(parameters, max_norm).detach()
