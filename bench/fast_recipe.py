@@ -29,25 +29,12 @@ from torch import nn
 
 from lessons_src import set_seed
 from lessons_src.data import fashion_mnist_splits, normalize
-from lessons_src.models import TutorialMLP
+from lessons_src.models import SmallCNN, TutorialMLP
 from lessons_src.schedules import Schedule
 from lessons_src.training import TensorLoader, evaluate, fit
 
 RECORD = Path(__file__).with_suffix(".json")
 BUDGET_S, TARGET = 30.0, 0.90
-
-
-class SmallCNN(nn.Module):
-    """Two 3×3 convolutions (16 and 32 channels), each with ReLU and 2×2 max-pooling, then a linear layer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                      nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-        self.classify = nn.Linear(32 * 7 * 7, 10)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.features(X).flatten(1))
 
 
 CANDIDATES = {

@@ -70,3 +70,19 @@ class SourceFashionMLP(nn.Module):
         """Map images (batch, 1, 28, 28) to log-probabilities (batch, 10), the input NLLLoss expects."""
         X = self.normalize(X).reshape(-1, 28 * 28)
         return torch.log_softmax(self.output(torch.relu(self.linear1(X))), dim=1)
+
+
+class SmallCNN(nn.Module):
+    """Lesson 11's small convolutional network: two stages of a 3×3 convolution (16, then 32 channels), ReLU
+    and 2×2 max-pooling (28 → 14 → 7 pixels a side), then one linear layer to 10 logits; 20 490 weights."""
+
+    def __init__(self) -> None:
+        """Build the two convolution stages and the linear classifier."""
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.classify = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Map images (batch, 1, 28, 28) to logits (batch, 10)."""
+        return self.classify(self.features(X).flatten(1))

@@ -15,13 +15,18 @@ import torch
 from lessons_src.feedback import CheckResult, call_learner, right, wrong
 
 # --- exercise 1: early stopping that ignores tiny improvements -------------------------------------------
-# (validation losses, patience, min_delta): with min_delta = 0 as EarlyStopping; then improvements smaller than
-# min_delta that must not count, a tie, a run that never stops, and a late real improvement that resets the count.
+# (validation losses, patience, min_delta), each case chosen to tell a slip apart: with min_delta = 0 as
+# EarlyStopping (a dip then a rise; a tie); improvements smaller than min_delta; a slow creep that never stops;
+# losses near 2, where an absolute and a relative min_delta differ; a fall below the previous epoch that is no
+# new best; small decreases that must not move the best loss; a late real improvement that resets the count.
 EARLY_STOPPING_CASES = (
     ([0.9, 0.7, 0.6, 0.65, 0.7, 0.8, 0.9], 3, 0.0),
     ([0.9, 0.6, 0.6, 0.6, 0.7], 3, 0.0),
     ([0.9, 0.6, 0.597, 0.595, 0.594, 0.7], 3, 0.01),
-    ([0.9, 0.8, 0.78, 0.77, 0.76], 2, 0.05),
+    ([0.9, 0.8, 0.79, 0.785, 0.78], 3, 0.0),
+    ([2.5, 2.0, 1.93, 1.92, 1.91, 2.2], 3, 0.05),
+    ([0.9, 0.5, 0.7, 0.6, 0.65, 0.62], 2, 0.0),
+    ([1.0, 0.9, 0.87, 0.84, 0.83, 0.82], 3, 0.05),
     ([0.9, 0.6, 0.599, 0.5, 0.58, 0.57, 0.56], 3, 0.02),
     ([0.5, 0.6, 0.7], 2, 0.01),
 )
@@ -39,13 +44,41 @@ def early_stopping_reference(val_losses: list[float], patience: int, min_delta: 
     return best_epoch, None
 
 
+def _slips(val_losses: list[float], patience: int, min_delta: float) -> dict[str, tuple[int, int | None]]:
+    """What the usual wrong versions of the rule return, keyed by the sentence that names the slip."""
+    def rule(improves, moves_lowest_always=False):
+        best_epoch, best, previous = 0, math.inf, math.inf
+        for epoch, loss in enumerate(val_losses, start=1):
+            if improves(loss, best, previous):
+                best_epoch, best = epoch, loss
+            elif moves_lowest_always and loss < best:
+                best = loss
+            previous = loss
+            if epoch - best_epoch >= patience:
+                return best_epoch, epoch
+        return best_epoch, None
+
+    return {
+        "an improvement smaller than min_delta still counted": rule(lambda loss, best, prev: loss < best),
+        "min_delta is an absolute amount of loss, not a fraction of the best loss":
+            rule(lambda loss, best, prev: loss < best * (1 - min_delta)),
+        "the best loss moved on a decrease smaller than min_delta; it should move only with the best epoch":
+            rule(lambda loss, best, prev: loss < best - min_delta, moves_lowest_always=True),
+        "you compared each loss with the previous epoch's; compare it with the best so far":
+            rule(lambda loss, best, prev: loss < prev - min_delta),
+        "an epoch that only ties the best loss is not an improvement":
+            rule(lambda loss, best, prev: loss <= best - min_delta),
+    }
+
+
 def check_early_stopping(fn: Any) -> CheckResult:
     """Does ``fn(val_losses, patience, min_delta)`` return (best epoch, stop epoch or None), 1-based, counting
     only improvements by more than ``min_delta``?"""
     what = "early_stop(val_losses, patience, min_delta)"
     hint = ("start from section 1's loop: an epoch is a new best only when its loss is below the best so far "
             "minus min_delta, and only then do the best epoch and the best loss change; training stops after "
-            "the epoch at which `patience` epochs have passed since the best one.")
+            "the epoch at which `patience` epochs have passed since the best one, and a run that never gets there "
+            "returns None as its stop epoch.")
     for losses, patience, min_delta in EARLY_STOPPING_CASES:
         got, failure = call_learner(fn, what, hint, list(losses), patience, min_delta)
         if failure is not None:
@@ -59,17 +92,19 @@ def check_early_stopping(fn: Any) -> CheckResult:
             continue
         case = (f"for validation losses {losses} with patience {patience} and min_delta {min_delta} you "
                 f"returned {got}, expected {want}")
+        named = [slip for slip, result in _slips(list(losses), patience, min_delta).items() if result == got]
+        if named:
+            return wrong(what, f"{case}: {named[0]}", hint)
         if got == (want[0] - 1, None if want[1] is None else want[1] - 1):
             return wrong(what, f"{case}: your epochs count from 0; History counts from 1", hint)
-        if min_delta > 0 and got == early_stopping_reference(losses, patience, 0.0):
-            return wrong(what, f"{case}: an improvement smaller than min_delta still counted", hint)
-        if min_delta == 0 and len(set(losses)) < len(losses) and got[0] != want[0]:
-            return wrong(what, f"{case}: an epoch that only ties the best loss is not an improvement", hint)
-        if want[1] is not None and got[1] is not None and got[1] == want[1] + 1:
+        if want[1] is None and got[0] == want[0]:
+            return wrong(what, f"{case}: this run never waits `patience` epochs without a new best, so it does "
+                               "not stop: return None as the stop epoch", hint)
+        if want[1] is not None and got[1] == want[1] + 1:
             return wrong(what, f"{case}: you stop one epoch late", hint)
         return wrong(what, case, hint)
-    return right(what, f"the right best and stopping epochs on {len(EARLY_STOPPING_CASES)} runs, tiny "
-                       "improvements, ties and late improvements included")
+    return right(what, f"the right best and stopping epochs on {len(EARLY_STOPPING_CASES)} runs: tiny, relative-"
+                       "looking and late improvements, ties and a run that never stops")
 
 
 # --- exercise 2: a linear warm-up, then a linear decay to zero, as a LambdaLR factor ----------------------
@@ -92,7 +127,7 @@ def _lambda_lr_curve(factor, total_steps: int) -> list[float]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     lrs = []
     for _ in range(total_steps):
-        lrs.append(optimizer.param_groups[0]["lr"])
+        lrs.append(float(optimizer.param_groups[0]["lr"]))  # a tensor factor makes lr a tensor updated in place
         optimizer.step()
         scheduler.step()
     return lrs
@@ -127,12 +162,24 @@ def check_warmup_linear(fn: Any) -> CheckResult:
         if bad is None:
             continue
         case = (f"with warmup_steps={warmup_steps}, total_steps={total_steps}: update {bad} runs at "
-                f"{lrs[bad]:.4g} × lr, expected {want[bad]:.4g} × lr")
+                f"{lrs[bad]:.6g} × lr, expected {want[bad]:.6g} × lr")
         if bad == 0 and lrs[0] == 0:
             return wrong(what, f"{case}; a factor of 0 makes the first update a step that does nothing", hint)
-        if bad < warmup_steps and math.isclose(lrs[bad], bad / warmup_steps, rel_tol=1e-6):
-            return wrong(what, f"{case}: your warm-up is one update behind", hint)
         if min(lrs) < 0:
             return wrong(what, f"{case}: the lr went below 0", hint)
+        ratio = lrs[bad] / want[bad] if want[bad] else math.nan
+        if all(math.isclose(lr, ratio * w, rel_tol=1e-6, abs_tol=1e-12) for lr, w in zip(lrs, want, strict=True)):
+            return wrong(what, f"{case}: every update runs at {ratio:.6g} times the right lr. Return the factor, "
+                               "not an lr: LambdaLR multiplies the base lr by it", hint)
+        if bad < warmup_steps and math.isclose(lrs[bad], bad / warmup_steps, rel_tol=1e-6):
+            return wrong(what, f"{case}: your warm-up is one update behind", hint)
+        late = [(total_steps - step) / (total_steps - warmup_steps) for step in range(warmup_steps, total_steps)]
+        if bad >= warmup_steps and all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+                                       for a, b in zip(lrs[warmup_steps:], late, strict=True)):
+            return wrong(what, f"{case}: the decay starts one update late (updates {warmup_steps - 1} and "
+                               f"{warmup_steps} both run at the full lr)", hint)
+        if bad >= warmup_steps and lrs[-1] == 0:
+            return wrong(what, f"{case}: the lr reaches 0 at the last update, {total_steps - 1}, which then does "
+                               "nothing; it should reach 0 one step later, at step = total_steps", hint)
         return wrong(what, case, hint)
     return right(what, "LambdaLR with your factor gives the reference lr at every update of three schedules")

@@ -46,8 +46,43 @@ def test_a_right_early_stop_passes_and_the_slips_are_named():
                 return best_epoch, epoch
         return best_epoch, None
 
+    def relative(val_losses, patience, min_delta):
+        best_epoch, best = 0, math.inf
+        for epoch, loss in enumerate(val_losses, start=1):
+            if loss < best * (1 - min_delta):
+                best_epoch, best = epoch, loss
+            if epoch - best_epoch >= patience:
+                return best_epoch, epoch
+        return best_epoch, None
+
+    def against_previous(val_losses, patience, min_delta):
+        best_epoch, previous = 0, math.inf
+        for epoch, loss in enumerate(val_losses, start=1):
+            if loss < previous - min_delta:
+                best_epoch = epoch
+            previous = loss
+            if epoch - best_epoch >= patience:
+                return best_epoch, epoch
+        return best_epoch, None
+
+    def lowest_always_moves(val_losses, patience, min_delta):
+        best_epoch, best = 0, math.inf
+        for epoch, loss in enumerate(val_losses, start=1):
+            if loss < best - min_delta:
+                best_epoch = epoch
+            best = min(best, loss)
+            if epoch - best_epoch >= patience:
+                return best_epoch, epoch
+        return best_epoch, None
+
+    def stops_at_the_end(val_losses, patience, min_delta):
+        best, stop = early_stop(val_losses, patience, min_delta)
+        return best, len(val_losses) if stop is None else stop
+
     for fn, words in ((zero_based, "count from 0"), (ignores_min_delta, "smaller than min_delta"),
-                      (late, "one epoch late"), (ties_improve, "ties")):
+                      (late, "one epoch late"), (ties_improve, "ties"), (relative, "not a fraction"),
+                      (against_previous, "previous epoch"), (lowest_always_moves, "best loss moved"),
+                      (stops_at_the_end, "return None")):
         verdict = checks.check_early_stopping(fn)
         assert not verdict and words in repr(verdict), (fn.__name__, repr(verdict))
 
@@ -99,6 +134,21 @@ def test_a_right_warmup_passes_and_the_slips_are_named():
     assert not verdict and "does nothing" in repr(verdict), repr(verdict)
     verdict = checks.check_warmup_linear(goes_negative)
     assert not verdict and "below 0" in repr(verdict), repr(verdict)
+    def decays_late(step, warmup_steps, total_steps):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return (total_steps - step) / (total_steps - warmup_steps)
+
+    def zero_early(step, warmup_steps, total_steps):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return (total_steps - 1 - step) / (total_steps - warmup_steps)
+
+    for fn, words in ((decays_late, "one update late"), (zero_early, "reaches 0 at the last update"),
+                      (lambda step, w, t: 0.1 * warmup_linear(step, w, t), "not an lr")):
+        verdict = checks.check_warmup_linear(fn)
+        assert not verdict and words in repr(verdict), (words, repr(verdict))
+    assert checks.check_warmup_linear(lambda step, w, t: torch.tensor(warmup_linear(step, w, t)))  # a tensor is fine
     verdict = checks.check_warmup_linear(lambda step, w, t: 1.0)
     assert not verdict and "expected" in repr(verdict), repr(verdict)
     verdict = checks.check_warmup_linear(lambda step, w, t: "fast")
