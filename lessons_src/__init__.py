@@ -8,9 +8,10 @@ of predictions; ``optimizers`` (optimizers written as ``torch.optim.Optimizer`` 
 groups, gradient norms) and ``init_stats`` (initialization schemes, per-layer statistics at step 0);
 ``schedules`` and ``range_test`` for choosing and scheduling the learning rate; ``runtime`` for seeds, the device and
 CPU threads; ``pitfalls``; ``validation`` for argument checks; ``plotting`` (static drawing) and
-``readouts`` (text); ``live``, ``widgets`` and ``schedule_explorer`` for the live explorers;
-``checks``, ``code_checks``, ``loop_checks`` and ``optimizer_checks`` for the exercises' self-checks, built on
-``feedback``; ``figures`` for the static figures.
+``readouts`` (text); ``landscape`` for a real network's loss landscape (directions, slices, paths, curvature);
+``live``, ``widgets``, ``schedule_explorer`` and ``landscape_explorer`` for the live explorers;
+``checks``, ``code_checks``, ``loop_checks``, ``optimizer_checks`` and ``landscape_checks`` for the exercises'
+self-checks, built on ``feedback``; ``figures`` for the static figures.
 """
 
 from lessons_src.runtime import pick_device, set_seed, use_free_cores

@@ -29,7 +29,7 @@ MIN_TRACK_PX = 120  # a slider's track narrower than this cannot be set with any
 # How many explorers each notebook shows; a notebook not named here has none. An explorer that does not
 # render is missed by the layout checks, so its absence must fail.
 EXPLORERS = {"00_setup_check": 1, "01_gradient_descent": 1, "04_rates_and_adam": 2, "06_gradient_noise": 1,
-             "11_learning_rate": 1}
+             "11_learning_rate": 1, "13_loss_landscape": 1}
 BESIDE_WHEN_WIDE = {"01_gradient_descent"}  # its 3-D panel must sit beside the 2-D panels on a wide screen
 CLICK_TO_START = {"01_gradient_descent"}  # a click on this notebook's first figure starts a new path there
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
