@@ -53,6 +53,7 @@ class Plane:
     paths: dict[str, np.ndarray] = field(default_factory=dict)
     labels: tuple[str, str] = ("a (direction 1)", "b (direction 2)")
     grids: dict[tuple[float, int], SliceGrid] = field(default_factory=dict)  # by (zoom, resolution)
+    explained: tuple[float, ...] = ()  # a PCA plane's fractions of the path's variance along d1 and d2
 
     def zoomed_box(self, zoom: float) -> tuple[float, float, float, float]:
         """The default box scaled by ``zoom`` about its middle."""
@@ -93,7 +94,7 @@ def pca_plane(model: nn.Module, trajectory: Trajectory, X: torch.Tensor, y: torc
     box = (low[0] - pad, high[0] + pad, low[1] - pad, high[1] + pad)
     labels = tuple(f"PC{i + 1} ({100 * pca.explained[i]:.1f} % of the variance)" for i in range(2))
     return Plane(f"PCA of {name}", PlaneEvaluator(model, unflatten(centre, like), directions, X, y), box,
-                 paths, labels)
+                 paths, labels, explained=tuple(float(e) for e in pca.explained))
 
 
 # --- the view: what the panel shows ---------------------------------------------------------------------

@@ -47,6 +47,7 @@ def test_the_pca_plane_holds_the_path_and_ends_at_its_centre(setup):
     path = planes[1].paths["SGD"]
     assert np.allclose(path[-1], 0, atol=1e-5)
     box = planes[1].box
+    assert len(planes[1].explained) == 2 and 0 < planes[1].explained[1] <= planes[1].explained[0] < 1
     assert box[0] < path[:, 0].min() and path[:, 0].max() < box[1] and "% of the variance" in planes[1].labels[0]
 
 
