@@ -193,6 +193,27 @@ def schedule_explorer(record: dict[str, Any]) -> Figure:
     return fig
 
 
+# --- lesson 13 -----------------------------------------------------------------------------------------
+def landscape_explorer(record: dict[str, Any]) -> Figure:
+    """A still of the landscape explorer: the 31 × 31 filter-normalized random slice of the trained tutorial
+    network that ``bench/landscape_slice.py`` computed and recorded (``grid 31x31``: a, b, loss)."""
+    # that module also holds the widget: imported here, so that importing this module loads no ipywidgets
+    import numpy as np
+
+    from lessons_src.landscape import SliceGrid
+    from lessons_src.landscape_explorer import LandscapePanel, LandscapeView
+
+    raw = record["grid 31x31"]
+    loss = np.asarray(raw["loss"], dtype=float)
+    grid = SliceGrid(np.asarray(raw["a"], dtype=float), np.asarray(raw["b"], dtype=float), loss,
+                     np.full_like(loss, np.nan))  # the record keeps no accuracies; the still shows none
+    fig = plt.figure(figsize=(7, 5.2))
+    LandscapePanel(fig).show(LandscapeView("TutorialMLP after one epoch of SGD (batch 32): a random plane, "
+                                           "seeds 0 and 1", grid, ("a (filter-normalized)", "b (filter-normalized)"),
+                                           None, None, "contour", None, None))
+    return fig
+
+
 FIGURES: dict[str, Callable[..., Figure]] = {
     "gd_step_sizes.png": gd_step_sizes,
     "loss_surface_explorer.png": loss_surface_explorer,
@@ -202,12 +223,14 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "noise_cloud_explorer.png": noise_cloud_explorer,
     "minibatch_throughput.png": minibatch_throughput,
     "schedule_explorer.png": schedule_explorer,
+    "landscape_explorer.png": landscape_explorer,
 }
 
 
 # Figures drawn from a benchmark's record: the JSON file in bench/ their builder is given.
 BENCH_RECORDS = {"minibatch_throughput.png": "minibatch_throughput.json",
-                 "schedule_explorer.png": "schedule_grid.json"}
+                 "schedule_explorer.png": "schedule_grid.json",
+                 "landscape_explorer.png": "landscape_slice.json"}
 
 
 def build_figure(name: str, root: str | Path) -> Figure:
