@@ -54,6 +54,7 @@ class Plane:
     labels: tuple[str, str] = ("a (direction 1)", "b (direction 2)")
     grids: dict[tuple[float, int], SliceGrid] = field(default_factory=dict)  # by (zoom, resolution)
     explained: tuple[float, ...] = ()  # a PCA plane's fractions of the path's variance along d1 and d2
+    point_losses: dict[tuple[float, float], float] = field(default_factory=dict)  # exact losses read, by (a, b)
 
     def zoomed_box(self, zoom: float) -> tuple[float, float, float, float]:
         """The default box scaled by ``zoom`` about its middle."""
@@ -61,6 +62,13 @@ class Plane:
         a_mid, b_mid = (self.box[0] + self.box[1]) / 2, (self.box[2] + self.box[3]) / 2
         a_half, b_half = zoom * (self.box[1] - self.box[0]) / 2, zoom * (self.box[3] - self.box[2]) / 2
         return a_mid - a_half, a_mid + a_half, b_mid - b_half, b_mid + b_half
+
+    def loss_at(self, a: float, b: float) -> float:
+        """The exact loss at (a, b) (one weight vector evaluated, not interpolated), computed once and kept."""
+        key = (as_real("a", a), as_real("b", b))
+        if key not in self.point_losses:
+            self.point_losses[key] = float(self.evaluator.evaluate(np.array([key]))[0][0])
+        return self.point_losses[key]
 
     def grid(self, zoom: float, resolution: int) -> SliceGrid:
         """The slice over the zoomed box at ``resolution``² points, computed once and kept."""
@@ -130,10 +138,7 @@ def landscape_view(plane: Plane, zoom: float, resolution: int, path_name: str | 
         raise ValueError(f"resolution must be one of {list(RESOLUTIONS)}, got {resolution!r}; finer slices "
                          "take longer than an explorer should wait (use PlaneEvaluator.grid)")
     grid = plane.grid(zoom, resolution)
-    point_loss = None
-    if point is not None:
-        point = (as_real("point's a", point[0]), as_real("point's b", point[1]))
-        point_loss = float(plane.evaluator.evaluate(np.array([point]))[0][0])
+    point_loss = None if point is None else plane.loss_at(*point)
     return LandscapeView(plane.name, grid, plane.labels, path_name,
                          None if path_name is None else plane.paths[path_name], view, point, point_loss)
 

@@ -81,6 +81,9 @@ def test_a_click_reads_the_exact_loss_there(setup):
     exact, _ = losses_at(model, [combine(get_weights(model), directions, (0.3, -0.2))], X, y)
     assert view.point_loss == pytest.approx(exact[0], rel=1e-5)
     assert list(explorer.panel.point.get_xdata()) == [0.3] and "click" in explorer.readout.value
+    assert planes[0].point_losses[(0.3, -0.2)] == view.point_loss  # kept: a later redraw does not recompute it
+    explorer.zoom_slider.value = 2.0
+    assert explorer.view.point_loss == view.point_loss and explorer.view.point == (0.3, -0.2)
 
 
 def test_bad_settings_name_the_argument_and_the_choices(setup):
