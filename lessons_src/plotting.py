@@ -336,7 +336,7 @@ def __getattr__(name: str) -> Any:
 
 
 # --- the learning rate: range test and schedules ---------------------------------------------------
-def plot_range_test(ax: Axes, result: RangeTest, *, label: str | None = None, color: str | None = None) -> None:
+def plot_range_test(ax: Axes, result: RangeTest, *, label: str | None = None, color: str | None = None) -> Axes:
     """The raw and smoothed losses against lr (log axis), with the steepest point and the minimum marked."""
     line, = ax.plot(result.lrs, result.smoothed, color=color, label=label or "smoothed loss")
     ax.plot(result.lrs, result.losses, color=line.get_color(), alpha=0.25, lw=0.8)
@@ -347,10 +347,11 @@ def plot_range_test(ax: Axes, result: RangeTest, *, label: str | None = None, co
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")
-    ax.set_ylim(top=min(float(np.nanmax(result.smoothed)), 2.5 * float(result.smoothed[0])) * 1.05)
+    ax.set_ylim(bottom=0, top=min(float(np.nanmax(result.smoothed)), 2.5 * float(result.smoothed[0])) * 1.05)
+    return ax
 
 
-def plot_schedules(ax: Axes, schedules: Sequence[Schedule], steps_per_epoch: int | None = None) -> None:
+def plot_schedules(ax: Axes, schedules: Sequence[Schedule], steps_per_epoch: int | None = None) -> Axes:
     """Each schedule's lr against the update number (epochs on the axis when ``steps_per_epoch`` is given)."""
     for schedule in schedules:
         x = np.arange(schedule.total_steps)
@@ -358,6 +359,7 @@ def plot_schedules(ax: Axes, schedules: Sequence[Schedule], steps_per_epoch: int
     ax.set_xlabel("epoch" if steps_per_epoch else "update")
     ax.set_ylabel("learning rate")
     ax.legend(fontsize="small")
+    return ax
 
 
 # --- weight decay, initialization and clipping -----------------------------------------------------
