@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from lessons_src.landscape import (
@@ -208,3 +210,22 @@ def test_the_plane_is_evaluated_on_the_models_device():
     assert ev.first.device.type == "cuda"
     slow, _ = losses_at(model, [combine(w, [random_direction(w, 0), random_direction(w, 1)], (0.1, 0.2))], X, y)
     assert ev.evaluate(np.array([[0.1, 0.2]]))[0][0] == pytest.approx(slow[0], rel=1e-4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 6), cols=st.integers(1, 6), seed=st.integers(0, 1000), scale=st.floats(1e-3, 1e3))
+def test_filter_normalization_holds_for_every_shape_and_scale(rows, cols, seed, scale):
+    weights = [scale * torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed)), torch.randn(rows)]
+    d = filter_normalize(random_direction(weights, seed + 1), weights)
+    torch.testing.assert_close(d[0].norm(dim=1), weights[0].norm(dim=1))
+    assert torch.count_nonzero(d[1]) == 0
+    # the same direction normalized to weights scaled by c is c times as long: slices ignore a layer's scale
+    scaled = filter_normalize(random_direction(weights, seed + 1), [3 * w for w in weights])
+    torch.testing.assert_close(scaled[0], 3 * d[0])
+
+
+def test_training_that_blows_up_says_so():
+    model, (X, y) = small_mlp(), data()
+    with pytest.raises(ValueError, match="lower the lr"):
+        train_recording(model, TensorLoader(X * 1e6, y, 10), nn.CrossEntropyLoss(),
+                        torch.optim.SGD(model.parameters(), lr=1e6), 2, every=1)
