@@ -178,7 +178,8 @@ class PlaneEvaluator:
         if not torch.isfinite(c).all():
             raise ValueError("coeffs must be finite numbers")
         losses, accuracies = [], []
-        chunk = max(1, min(MAX_POINTS_PER_CHUNK, int(2**25 // self.first[0].numel())))  # ≤ 128 MiB of activations
+        most = MAX_POINTS_PER_CHUNK if self.device.type == "cpu" else 64  # a GPU wants larger batches than a cache
+        chunk = max(1, min(most, int(2**25 // self.first[0].numel())))  # ≤ 128 MiB of activations
         with torch.no_grad():
             for start in range(0, len(c), chunk):
                 loss, accuracy = self._chunk(c[start:start + chunk])

@@ -226,6 +226,8 @@ class LandscapeExplorer(Explorer):
     def __init__(self, planes: Sequence[Plane], *, resolution: int = 15) -> None:
         if not planes:
             raise ValueError("planes must hold at least one Plane, got none")
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {list(RESOLUTIONS)}, got {resolution!r}")
         self.planes = {plane.name: plane for plane in planes}
         self.plane_picker = widgets.Dropdown(options=list(self.planes), description="plane")
         self.zoom_slider = widgets.SelectionSlider(options=[(f"×{z:g}", z) for z in ZOOMS], value=1.0,

@@ -96,3 +96,5 @@ def test_bad_settings_name_the_argument_and_the_choices(setup):
         planes[0].zoomed_box(0)
     with pytest.raises(ValueError, match="planes must hold at least one Plane"):
         LandscapeExplorer([])
+    with pytest.raises(ValueError, match=r"resolution must be one of \[7, 11, 15, 21, 31\], got 8"):
+        LandscapeExplorer(planes, resolution=8)
