@@ -48,7 +48,7 @@ from lessons_src.loop_checks import (
     check_two_epoch_lr,
 )
 from lessons_src.minibatch import sgd_path
-from lessons_src.optimizer_checks import check_adamw, check_clip_grad_norm
+from lessons_src.optimizer_checks import check_adamw, check_sgdw
 from lessons_src.pitfalls import BUGGY_SNIPPETS
 from lessons_src.rate_checks import check_early_stopping, check_warmup_linear
 from lessons_src.sample_losses import breast_cancer_logistic
@@ -241,11 +241,11 @@ def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
 
 
 __all__ = ["CheckResult", "check_adam_step", "check_adamw", "check_answer",
-           "check_batch_size_for_third_std", "check_buggy_line", "check_clip_grad_norm", "check_early_stopping",
+           "check_batch_size_for_third_std", "check_buggy_line", "check_early_stopping",
            "check_equivalent_lr", "check_fastest_momentum", "check_filter_normalize", "check_hvp",
            "check_fixed_evaluate", "check_gradient_at_2_minus_1",
            "check_gradient_descent", "check_label_of", "check_loader_from_frame", "check_lr_for_one_epoch",
            "check_max_stable_lr_ravine", "check_mean_bce_gradient", "check_model_class", "check_mse_gradient",
-           "check_pixels_per_image", "check_resume", "check_sgd_momentum_step",
+           "check_pixels_per_image", "check_resume", "check_sgd_momentum_step", "check_sgdw",
            "check_steps_with_and_without_drop_last", "check_tanh_hidden_gradient",
            "check_train_epoch", "check_two_epoch_lr", "check_warmup_linear", "compare_prediction"]
