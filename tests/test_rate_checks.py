@@ -14,14 +14,24 @@ from lessons_src.history import History
 from lessons_src.rate_checks import EARLY_STOPPING_CASES, early_stopping_reference, warmup_linear_reference
 
 
-def early_stop(val_losses, patience, min_delta):
-    best_epoch, best = 0, math.inf
-    for epoch, loss in enumerate(val_losses, start=1):
-        if loss < best - min_delta:
-            best_epoch, best = epoch, loss
-        if epoch - best_epoch >= patience:
-            return best_epoch, epoch
-    return best_epoch, None
+def early_stopping_rule(improves, *, lowest_follows_every_fall=False):
+    """A learner's early_stop(val_losses, patience, min_delta) whose test for a new best is ``improves(loss,
+    best, previous, min_delta)``; with ``lowest_follows_every_fall`` the best loss also follows smaller falls."""
+    def early_stop(val_losses, patience, min_delta):
+        best_epoch, best, previous = 0, math.inf, math.inf
+        for epoch, loss in enumerate(val_losses, start=1):
+            if improves(loss, best, previous, min_delta):
+                best_epoch, best = epoch, loss
+            elif lowest_follows_every_fall:
+                best = min(best, loss)
+            previous = loss
+            if epoch - best_epoch >= patience:
+                return best_epoch, epoch
+        return best_epoch, None
+    return early_stop
+
+
+early_stop = early_stopping_rule(lambda loss, best, previous, min_delta: loss < best - min_delta)
 
 
 def test_a_right_early_stop_passes_and_the_slips_are_named():
@@ -31,60 +41,24 @@ def test_a_right_early_stop_passes_and_the_slips_are_named():
         best, stop = early_stop(val_losses, patience, min_delta)
         return best - 1, None if stop is None else stop - 1
 
-    def ignores_min_delta(val_losses, patience, min_delta):
-        return early_stop(val_losses, patience, 0.0)
-
-    def late(val_losses, patience, min_delta):
-        return early_stop(val_losses, patience + 1, min_delta)
-
-    def ties_improve(val_losses, patience, min_delta):
-        best_epoch, best = 0, math.inf
-        for epoch, loss in enumerate(val_losses, start=1):
-            if loss <= best - min_delta:
-                best_epoch, best = epoch, loss
-            if epoch - best_epoch >= patience:
-                return best_epoch, epoch
-        return best_epoch, None
-
-    def relative(val_losses, patience, min_delta):
-        best_epoch, best = 0, math.inf
-        for epoch, loss in enumerate(val_losses, start=1):
-            if loss < best * (1 - min_delta):
-                best_epoch, best = epoch, loss
-            if epoch - best_epoch >= patience:
-                return best_epoch, epoch
-        return best_epoch, None
-
-    def against_previous(val_losses, patience, min_delta):
-        best_epoch, previous = 0, math.inf
-        for epoch, loss in enumerate(val_losses, start=1):
-            if loss < previous - min_delta:
-                best_epoch = epoch
-            previous = loss
-            if epoch - best_epoch >= patience:
-                return best_epoch, epoch
-        return best_epoch, None
-
-    def lowest_always_moves(val_losses, patience, min_delta):
-        best_epoch, best = 0, math.inf
-        for epoch, loss in enumerate(val_losses, start=1):
-            if loss < best - min_delta:
-                best_epoch = epoch
-            best = min(best, loss)
-            if epoch - best_epoch >= patience:
-                return best_epoch, epoch
-        return best_epoch, None
-
     def stops_at_the_end(val_losses, patience, min_delta):
         best, stop = early_stop(val_losses, patience, min_delta)
         return best, len(val_losses) if stop is None else stop
 
-    for fn, words in ((zero_based, "count from 0"), (ignores_min_delta, "smaller than min_delta"),
-                      (late, "one epoch late"), (ties_improve, "ties"), (relative, "not a fraction"),
-                      (against_previous, "previous epoch"), (lowest_always_moves, "best loss moved"),
-                      (stops_at_the_end, "return None")):
+    slips = {
+        "count from 0": zero_based,
+        "smaller than min_delta": lambda losses, patience, min_delta: early_stop(losses, patience, 0.0),
+        "one epoch late": lambda losses, patience, min_delta: early_stop(losses, patience + 1, min_delta),
+        "ties": early_stopping_rule(lambda loss, best, previous, delta: loss <= best - delta),
+        "not a fraction": early_stopping_rule(lambda loss, best, previous, delta: loss < best * (1 - delta)),
+        "previous epoch": early_stopping_rule(lambda loss, best, previous, delta: loss < previous - delta),
+        "best loss moved": early_stopping_rule(lambda loss, best, previous, delta: loss < best - delta,
+                                               lowest_follows_every_fall=True),
+        "return None": stops_at_the_end,
+    }
+    for words, fn in slips.items():
         verdict = checks.check_early_stopping(fn)
-        assert not verdict and words in repr(verdict), (fn.__name__, repr(verdict))
+        assert not verdict and words in repr(verdict), (words, repr(verdict))
 
     def placeholder(val_losses, patience, min_delta):
         ...
