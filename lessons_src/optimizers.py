@@ -75,6 +75,8 @@ class PlainAdam(torch.optim.Optimizer):
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         lr = as_real("lr", lr, low=0.0, low_open=True)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), e.g. (0.9, 0.999); got {betas!r}")
         beta1 = as_real("betas[0]", betas[0], low=0.0, high=1.0, high_open=True)
         beta2 = as_real("betas[1]", betas[1], low=0.0, high=1.0, high_open=True)
         eps = as_real("eps", eps, low=0.0)

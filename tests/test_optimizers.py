@@ -99,6 +99,9 @@ def test_bad_hyper_parameters_are_named(kwargs, name):
 def test_bad_adam_betas_are_named():
     with pytest.raises(ValueError, match=r"betas\[1\]"):
         PlainAdam(make_model().parameters(), betas=(0.9, 1.0))
+    for bad in (0.9, (0.9,), (0.9, 0.99, 0.999)):
+        with pytest.raises(ValueError, match=r"betas must be a pair"):
+            PlainAdam(make_model().parameters(), betas=bad)
 
 
 def test_weight_norm_counts_matrices_only_by_default():
