@@ -364,14 +364,14 @@ def plot_schedules(ax: Axes, schedules: Sequence[Schedule], steps_per_epoch: int
 
 # --- weight decay, initialization and clipping -----------------------------------------------------
 def running_mean(values: Sequence[float], window: int) -> np.ndarray:
-    """Mean of each ``window`` consecutive values (len(values) − window + 1 of them); NaN and inf kept."""
+    """Mean of each ``window`` consecutive values (len(values) − window + 1 of them); a NaN or inf spoils only
+    the windows that contain it (a running sum would carry it into every later window)."""
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     values = np.asarray(values, dtype=float)
     if len(values) < window:
         raise ValueError(f"window must be at most the number of values ({len(values)}), got {window}")
-    cumulative = np.cumsum(np.insert(values, 0, 0.0))
-    return (cumulative[window:] - cumulative[:-window]) / window
+    return np.lib.stride_tricks.sliding_window_view(values, window).mean(axis=1)
 
 
 def plot_step_series(ax: Axes, values: Sequence[float], *, window: int = 1, label: str | None = None,

@@ -92,3 +92,13 @@ def test_the_plots_draw_one_line_per_scheme_and_a_running_mean():
     with pytest.raises(ValueError, match="window must be at most"):
         running_mean([1.0], 2)
     plt.close(fig)
+
+
+def test_a_nan_or_inf_spoils_only_the_windows_that_hold_it():
+    import numpy as np
+
+    from lessons_src.plotting import running_mean
+
+    for bad in (np.nan, np.inf):
+        means = running_mean([1.0, bad, 3.0, 5.0, 7.0], 2)
+        assert not np.isfinite(means[:2]).any() and np.allclose(means[2:], [4.0, 6.0])
