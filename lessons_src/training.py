@@ -132,10 +132,11 @@ class _TrainingPass:
 
     def __init__(self, model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, *, epoch: int,
                  first_step: int = 0, check_every: int = 50, scheduler: Any = None, stop: StopRequests | None = None,
-                 clip_grad_norm: float | None = None):
+                 clip_grad_norm: float | None = None, log_grad_norm: bool = True):
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.epoch, self.first_step, self.check_every, self.stop = epoch, first_step, check_every, stop
         self.clip_grad_norm, self.device = clip_grad_norm, model_device(model)
+        self.measure_norm = log_grad_norm or clip_grad_norm is not None  # not computed when nobody reads it
         self.losses: list[torch.Tensor] = []
         self.grad_norms: list[torch.Tensor] = []  # each step's gradient norm before clipping, on the device
         self.input_sums: list[torch.Tensor] = []
@@ -181,13 +182,15 @@ class _TrainingPass:
         loss = self.loss_fn(output, y)
         self.optimizer.zero_grad()  # gradients accumulate; start each step from zero
         loss.backward()
-        grad_norm = total_grad_norm(self.model.parameters(), self.clip_grad_norm)  # before clipping
+        grad_norm = (total_grad_norm(self.model.parameters(), self.clip_grad_norm)  # before clipping
+                     if self.measure_norm else None)
         with critical(self.stop):  # a second Ctrl-C waits until the update and its record are done
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
             self.losses.append(loss.detach())
-            self.grad_norms.append(grad_norm)
+            if grad_norm is not None:
+                self.grad_norms.append(grad_norm)
             self.input_sums.append(_input_sum(X))
             self.saved = _snapshot(self.model)
 
@@ -222,8 +225,8 @@ class _TrainingPass:
         """(losses, gradient norms) of the steps taken so far, as Python floats (one device sync)."""
         if not self.losses:
             return [], []
-        return torch.stack(self.losses).tolist(), torch.stack(self.grad_norms).tolist()  # the second waits for nothing
-
+        norms = torch.stack(self.grad_norms).tolist() if self.grad_norms else []  # synced by the losses already
+        return torch.stack(self.losses).tolist(), norms
 
 
 def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
@@ -237,7 +240,7 @@ def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
     above ``EXPLOSION_FACTOR`` × max(|first loss|, 1). ``epoch`` is used in messages only (1-based).
     """
     check_every = as_int("check_every", check_every, low=1)
-    steps = _TrainingPass(model, loss_fn, optimizer, epoch=epoch, check_every=check_every)
+    steps = _TrainingPass(model, loss_fn, optimizer, epoch=epoch, check_every=check_every, log_grad_norm=False)
     steps.run(loader, progress=progress, total=_length(loader))
     if not steps.losses:
         raise ValueError("loader gave no batches")

@@ -122,3 +122,15 @@ def test_total_grad_norm_is_the_norm_of_all_gradients_and_clips_like_torch():
     clipped = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()
     assert clipped == pytest.approx(want.item() / 2, rel=1e-5)
     assert total_grad_norm(nn.Linear(2, 2).parameters()) == 0  # no gradients yet
+
+
+def test_train_epoch_does_not_measure_the_norm_it_would_throw_away(monkeypatch):
+    import lessons_src.training as training
+
+    calls = []
+    monkeypatch.setattr(training, "total_grad_norm", lambda *args: calls.append(args) or torch.zeros(()))
+    model, optimizer = make_run()
+    training.train_epoch(model, TensorLoader(X, Y, 32), nn.CrossEntropyLoss(), optimizer)
+    assert calls == []
+    history = run(model, optimizer, num_epochs=1)
+    assert len(calls) == len(history.step_loss) == 8
