@@ -280,8 +280,11 @@ class LandscapeExplorer(Explorer):
         self.readout.value = describe_view(view)
 
     def read_point(self, a: float, b: float) -> LandscapeView:
-        """Read the exact loss at (a, b) of the plane shown (what a click does)."""
-        self.point = (float(a), float(b))
+        """Read the exact loss at (a, b) of the plane shown (what a click does); a point outside the box shown is
+        refused (ValueError), and nothing changes."""
+        a_min, a_max, b_min, b_max = self.plane.zoomed_box(self.zoom_slider.value)
+        point = (as_real("a", a, low=a_min, high=a_max), as_real("b", b, low=b_min, high=b_max))  # checked first
+        self.point = point
         return self.update()
 
     def on_click(self, event: Any) -> None:

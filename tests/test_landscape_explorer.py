@@ -98,3 +98,16 @@ def test_bad_settings_name_the_argument_and_the_choices(setup):
         LandscapeExplorer([])
     with pytest.raises(ValueError, match=r"resolution must be one of \[7, 11, 15, 21, 31\], got 8"):
         LandscapeExplorer(planes, resolution=8)
+
+
+def test_a_bad_point_is_refused_before_it_is_kept(setup):
+    _, _, _, planes = setup
+    explorer = LandscapeExplorer(planes[:1], resolution=7)
+    explorer.read_point(0.3, -0.2)
+    with pytest.raises(ValueError, match=r"a must be a finite number in \[-1, 1\], got nan"):
+        explorer.read_point(float("nan"), 0)
+    with pytest.raises(ValueError, match=r"b must be a finite number in \[-1, 1\], got 50"):
+        explorer.read_point(0, 50)
+    assert explorer.point == (0.3, -0.2)  # the last good point is kept
+    explorer.zoom_slider.value = 0.5  # and the controls still work
+    assert explorer.view.grid.a[-1] == pytest.approx(0.5) and explorer.view.point == (0.3, -0.2)
