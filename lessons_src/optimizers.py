@@ -27,6 +27,15 @@ from lessons_src.validation import as_real
 __all__ = ["MomentumSGD", "PlainAdam", "decay_groups", "total_grad_norm", "weight_norm"]
 
 
+
+def _loss_of(closure: Callable[[], Any] | None) -> Any:
+    """``closure()``'s loss, computed with gradients enabled as torch.optim does, or None without a closure."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class MomentumSGD(torch.optim.Optimizer):
     """SGD with momentum as lesson 03 wrote it, as an Optimizer: per parameter, with g = ∇L + weight_decay·w,
     ``b = momentum·b + g`` (b = g at the first step) and ``w -= lr·b`` (``w -= lr·(g + momentum·b)`` with
@@ -45,10 +54,7 @@ class MomentumSGD(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()``'s loss when given one."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _loss_of(closure)
         for group in self.param_groups:
             lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
             for p in group["params"]:
@@ -86,10 +92,7 @@ class PlainAdam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()``'s loss when given one."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _loss_of(closure)
         for group in self.param_groups:
             (beta1, beta2), wd = group["betas"], group["weight_decay"]
             for p in group["params"]:
