@@ -33,18 +33,29 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 def _diagnose_normalize(got: list[torch.Tensor], direction: list[torch.Tensor], weights: list[torch.Tensor]) -> str:
     """What a wrong normalization did, judged from its first (Linear) and last (Conv) tensors."""
     linear, conv = got[0], got[2]
-    if torch.allclose(linear.norm(), weights[0].norm()) and not torch.allclose(_rows(linear), _rows(weights[0])):
-        return "the whole layer has the weights' norm, but not each row: normalize filter by filter (dim 0)"
     if torch.allclose(linear.norm(dim=0), weights[0].norm(dim=0)):
         return "each *column* got the weights' column norm; a filter is a row (the weights into one unit)"
+    if torch.allclose(linear.norm(), weights[0].norm()) and not torch.allclose(_rows(linear), _rows(weights[0])):
+        return "the whole layer has the weights' norm, but not each row: normalize filter by filter (dim 0)"
     if torch.allclose(_rows(linear), torch.ones(len(linear), dtype=linear.dtype)):
         return "every row has norm 1: multiply by the norm of the weights' row too"
     if torch.allclose(_rows(linear), _rows(weights[0]) ** -1 * _rows(direction[0]) ** 2):
         return "the ratio is upside down: scale by ‖w_row‖ / ‖d_row‖"
-    if torch.allclose(_rows(linear), _rows(weights[0])) and not torch.allclose(_rows(conv), _rows(weights[2])):
+    linear_right = torch.allclose(_rows(linear), _rows(weights[0]))
+    if linear_right and torch.allclose(conv.norm(dim=1), weights[2].norm(dim=1)):  # .norm(dim=1) on every tensor
+        return ("the linear layer is right, the convolution is not: you normalized along dim 1 (each pixel's "
+                "input channels apart), which is a row for a Linear weight but not a filter of an (out, in, h, w) "
+                "one; a filter is one output channel, all of its in·h·w numbers together: reshape to (out, -1) first")
+    if linear_right and not torch.allclose(_rows(conv), _rows(weights[2])):
         return ("the linear layer is right, the convolution is not: a filter of a (out, in, h, w) weight is one "
                 "output channel, all of its in·h·w numbers together")
     return "the filters' norms do not match the weights' filters' norms"
+
+
+def _rescaled(got: torch.Tensor, direction: torch.Tensor) -> bool:
+    """Is ``got`` the direction with each number multiplied by a positive factor (any grouping)?"""
+    ratio = got / direction
+    return bool(torch.isfinite(ratio).all() and (ratio > 0).all())
 
 
 def check_filter_normalize(fn: Any) -> CheckResult:
@@ -59,20 +70,26 @@ def check_filter_normalize(fn: Any) -> CheckResult:
         return failure
     if not isinstance(got, list | tuple) or len(got) != len(weights):
         return wrong(what, f"expected a list of {len(weights)} tensors, got {type(got).__name__}", hint)
-    if not all(isinstance(g, torch.Tensor) and g.shape == w.shape for g, w in zip(got, weights, strict=True)):
+    kinds = [type(g).__name__ for g in got if not isinstance(g, torch.Tensor)]
+    if kinds:
+        return wrong(what, f"each returned item must be a torch.Tensor, got {kinds[0]}: build the result with torch "
+                           "operations on the tensors given", hint)
+    if not all(g.shape == w.shape for g, w in zip(got, weights, strict=True)):
         return wrong(what, "each returned tensor must have its weight's shape", hint)
+    if not all(torch.isfinite(g).all() for g in got):
+        return wrong(what, "the result holds NaN or infinity: a division by a norm of zero, or by a tensor of the "
+                           "wrong shape?", hint)
     want = filter_normalize(direction, weights)
     if torch.count_nonzero(got[1]) != 0:
         return wrong(what, "the bias should be zero in the direction (Li et al. leave biases out of the slice)", hint)
     if all(torch.allclose(g.double(), w) for g, w in zip(got, want, strict=True)):
         return right(what, "every row of the linear layer and every output channel of the convolution has the "
                            "norm of the weights' own, and the bias is zero")
-    same_direction = all(torch.allclose(g.double().flatten(1) / _rows(g.double())[:, None],
-                                        d.flatten(1) / _rows(d)[:, None]) for g, d in
-                         zip((got[0], got[2]), (direction[0], direction[2]), strict=True))
-    if not same_direction:
-        return wrong(what, "the filters point somewhere else than the direction's: only rescale them", hint)
-    return wrong(what, _diagnose_normalize([g.double() for g in got], direction, weights), hint)
+    # a positive factor per number (rows, columns, channels, the whole layer): only the grouping can be wrong
+    if all(_rescaled(got[i].double(), direction[i]) for i in (0, 2)):
+        return wrong(what, _diagnose_normalize([g.double() for g in got], direction, weights), hint)
+    return wrong(what, "the filters point somewhere else than the direction's: only rescale them, each by a "
+                       "positive factor", hint)
 
 
 # --- exercise 2: a Hessian-vector product ------------------------------------------------------------------------
@@ -127,6 +144,17 @@ def check_hvp(fn: Any) -> CheckResult:
         return wrong(what, "that is the gradient itself; differentiate g·v once more", hint)
     if torch.allclose(result, 2 * want) or torch.allclose(result, -want):
         return wrong(what, "off by a factor (2 or −1): differentiate the plain sum of g·v", hint)
+    if torch.allclose(result, want / 2):
+        return wrong(what, "half of H·v: differentiate g·v itself, not ½·g·v (or ½·vᵀHv's gradient is H·v only "
+                           "without the ½)", hint)
+    flat_gradient = flatten(list(gradient))
+    if torch.allclose(result, flat_gradient * flatten(v)):
+        return wrong(what, "that is g·v element by element: it has no second derivative in it; return the "
+                           "gradient of the sum of g·v with respect to params", hint)
+    ones = H @ torch.ones_like(flat_gradient)
+    if torch.allclose(result, ones) or torch.allclose(result, ones * flatten(v)):
+        return wrong(what, "you differentiated the sum of g (H times a vector of ones); weight each gᵢ by vᵢ "
+                           "before summing", hint)
     return wrong(what, "not H·v (compared with the full Hessian of a small network)", hint)
 
 
