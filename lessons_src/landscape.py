@@ -27,7 +27,7 @@ from lessons_src.validation import as_int, as_real
 Weights = list[torch.Tensor]  # one tensor per parameter, in model.parameters() order
 
 MAX_RESOLUTION = 61  # points per side of a slice: 61² = 3 721 weight vectors, about a minute on 2 cores
-MAX_POINTS_PER_CHUNK = 4  # measured: 4 points at a time keep the activations in cache (bench/landscape_slice.py)
+MAX_POINTS_PER_CHUNK = 4  # points run through the layers after the first at once on a CPU (a choice, not tuned)
 
 
 # --- weights as lists of tensors ---------------------------------------------------------------------
@@ -178,7 +178,7 @@ class PlaneEvaluator:
         if not torch.isfinite(c).all():
             raise ValueError("coeffs must be finite numbers")
         losses, accuracies = [], []
-        most = MAX_POINTS_PER_CHUNK if self.device.type == "cpu" else 64  # a GPU wants larger batches than a cache
+        most = MAX_POINTS_PER_CHUNK if self.device.type == "cpu" else 64  # a GPU: more points at once
         chunk = max(1, min(most, int(2**25 // self.first[0].numel())))  # ≤ 128 MiB of activations
         with torch.no_grad():
             for start in range(0, len(c), chunk):
