@@ -137,6 +137,8 @@ def landscape_view(plane: Plane, zoom: float, resolution: int, path_name: str | 
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {list(RESOLUTIONS)}, got {resolution!r}; finer slices "
                          "take longer than an explorer should wait (use PlaneEvaluator.grid)")
+    if point is not None and (not isinstance(point, Sequence) or len(point) != 2):
+        raise ValueError(f"point must be None or a pair (a, b), got {point!r}")
     grid = plane.grid(zoom, resolution)
     point_loss = None if point is None else plane.loss_at(*point)
     return LandscapeView(plane.name, grid, plane.labels, path_name,
@@ -228,6 +230,11 @@ class LandscapeExplorer(Explorer):
             raise ValueError("planes must hold at least one Plane, got none")
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {list(RESOLUTIONS)}, got {resolution!r}")
+        names = [plane.name for plane in planes]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"planes must have different names (the dropdown shows them), got {repeated} more "
+                             "than once: pass name= to random_plane or pca_plane")
         self.planes = {plane.name: plane for plane in planes}
         self.plane_picker = widgets.Dropdown(options=list(self.planes), description="plane")
         self.zoom_slider = widgets.SelectionSlider(options=[(f"×{z:g}", z) for z in ZOOMS], value=1.0,

@@ -98,6 +98,10 @@ def test_bad_settings_name_the_argument_and_the_choices(setup):
         LandscapeExplorer([])
     with pytest.raises(ValueError, match=r"resolution must be one of \[7, 11, 15, 21, 31\], got 8"):
         LandscapeExplorer(planes, resolution=8)
+    with pytest.raises(ValueError, match=r"point must be None or a pair \(a, b\), got \(0,\)"):
+        landscape_view(planes[0], 1.0, 7, point=(0,))
+    with pytest.raises(ValueError, match=r"planes must have different names .* got \['PCA of SGD'\] more than once"):
+        LandscapeExplorer([planes[1], planes[1]])
 
 
 def test_a_bad_point_is_refused_before_it_is_kept(setup):
