@@ -380,7 +380,7 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
                           "(a new explorer? add it to EXPLORERS)")
 
         layout_faults = []
-        for viewport in VIEWPORTS:
+        for viewport in VIEWPORTS if expected else ():  # layouts and pokes concern explorers only
             size = f"{viewport['width']}x{viewport['height']}"
             page.set_viewport_size(viewport)
             open_file_browser(page)
