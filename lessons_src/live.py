@@ -40,6 +40,7 @@ class Blitter:
         self.fig, self.canvas = fig, fig.canvas
         self.artists: list = []
         self._background = None
+        self._background_bounds: tuple | None = None  # the figure's size when the background was saved
         self.canvas.mpl_connect("draw_event", self._on_draw)
 
     def set_artists(self, artists: list) -> None:
@@ -51,6 +52,7 @@ class Blitter:
 
     def _on_draw(self, event) -> None:
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._background_bounds = tuple(self.fig.bbox.bounds)
         self._draw_artists()
 
     def _draw_artists(self) -> None:
@@ -59,7 +61,10 @@ class Blitter:
 
     def refresh(self, full: bool = False) -> None:
         """Push the current artists to the screen; a full redraw when asked or when no background exists."""
-        if full or self._background is None:
+        # a background saved before the browser resized the figure no longer fits its pixels: restoring it
+        # would write outside the smaller buffer, so the figure is drawn whole instead
+        stale = self._background_bounds != tuple(self.fig.bbox.bounds)
+        if full or self._background is None or stale:
             # ipympl's draw_idle asks the browser to ask back for a draw, a round trip per frame: once the
             # browser shows the figure (before that it needs the round trip to size it), draw at once
             if getattr(self.canvas, "syncing_data_url", True):

@@ -216,3 +216,21 @@ def test_full_redraws_skip_ipympls_round_trip_once_the_browser_shows_the_figure(
     fig.canvas.syncing_data_url = False
     blitter.refresh(full=True)
     assert calls == ["ask the browser", "draw now"]
+
+
+def test_a_background_saved_before_a_resize_is_never_restored():
+    """ipympl resizes the figure when the browser window changes; restoring a background of the old size
+    into the smaller buffer corrupted the kernel's memory once. After a resize the Blitter draws whole."""
+    fig, ax = plt.subplots(figsize=(4, 3))
+    line, = ax.plot([0, 1], [0, 1])
+    blitter = Blitter(fig)
+    blitter.set_artists([line])
+    fig.canvas.draw()
+    draws = []
+    fig.canvas.mpl_connect("draw_event", lambda event: draws.append(event))
+    blitter.refresh()
+    assert not draws  # same size: a blit over the saved background
+    fig.set_size_inches(2, 1.5)
+    blitter.refresh()
+    assert draws, "a background of the old size was restored into the resized figure"
+    plt.close(fig)
