@@ -71,6 +71,8 @@ c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [settings["student_python"], "-m", "jupyterhub.singleuser"]
 c.Spawner.args = [
     "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    # widgets' small messages leave at once instead of waiting up to 40 ms (lessons_src/lab_socket.py)
+    "--ServerApp.kernel_websocket_connection_class=lessons_src.lab_socket.NoDelayKernelConnection",
     # a kernel whose notebook tab was closed (no connection) and that sat idle 20 min gives its memory back
     "--MappingKernelManager.cull_idle_timeout=1200", "--MappingKernelManager.cull_interval=120",
 ]

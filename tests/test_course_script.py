@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import websocket
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "course"
@@ -218,6 +219,22 @@ def test_course_lab_serves_the_series_from_the_repository_root(tmp_path):
         assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"], "news pop-up"
         assert json.loads(get(f"{base}/lab/api/update", token)[1]) == {"notification": None}
         assert json.loads(get(f"{base}/lab/api/news", token)[1]) == {"news": []}
+
+        # a kernel's websocket sends each message at once (lessons_src/lab_socket.py): open one, read the log
+        request = urllib.request.Request(f"{base}/api/kernels", data=b"{}", method="POST",
+                                         headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            kernel = json.loads(response.read())["id"]
+        channel = websocket.create_connection(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
+                                              header=[f"Authorization: token {token}"], timeout=30)
+        try:
+            deadline = time.monotonic() + 30
+            while f"kernel websocket {kernel}: TCP_NODELAY on" not in log_path.read_text():
+                assert time.monotonic() < deadline, \
+                    f"the kernel's websocket kept Nagle's algorithm on:\n{log_path.read_text()[-2000:]}"
+                time.sleep(0.2)
+        finally:
+            channel.close()
 
         assert listening_addresses(port) == ["0100007F"], "the server must listen on 127.0.0.1 only"
     finally:
