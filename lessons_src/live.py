@@ -28,6 +28,24 @@ TEXT_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none"}
 
 
 # --- drawing fast ------------------------------------------------------------------------------------
+@contextmanager
+def drawn_here(fig: matplotlib.figure.Figure) -> Iterator[None]:
+    """The block moves and draws ``fig``'s artists itself: pyplot must not redraw the figure for them.
+
+    In interactive mode pyplot redraws a figure that one of its artists marked stale, at once and again
+    after every message the kernel handles (a slider's too). Drawing an axis marks its ticks stale, so a
+    figure that blits an axis would ask for a full draw after each frame, and the full draw blits it
+    again: ipympl then sends frames forever while nobody touches a control. Within this block nothing
+    asks for a redraw, and when it ends without an error the figure counts as drawn.
+    """
+    callback, fig.stale_callback = fig.stale_callback, None
+    try:
+        yield
+        fig.stale = False  # what the block changed, it drew
+    finally:
+        fig.stale_callback = callback
+
+
 class Blitter:
     """Redraw only the moving artists of a figure over a saved background (matplotlib's blitting).
 
@@ -56,8 +74,9 @@ class Blitter:
         self._draw_artists()
 
     def _draw_artists(self) -> None:
-        for artist in self.artists:
-            self.fig.draw_artist(artist)
+        with drawn_here(self.fig):
+            for artist in self.artists:
+                self.fig.draw_artist(artist)
 
     def refresh(self, full: bool = False) -> None:
         """Push the current artists to the screen; a full redraw when asked or when no background exists."""
@@ -281,6 +300,8 @@ class Explorer:
         with ExitStack() as readouts:  # the new text goes out after the image: the figure shows first
             for readout in self._readouts():
                 readouts.enter_context(readout.hold_sync())
+            for blitter in self._blitters():  # the explorer draws its figures itself, once
+                readouts.enter_context(drawn_here(blitter.fig))
             self.show(self.result)
             self._redraw()
         return self.result

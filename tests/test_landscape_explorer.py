@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -115,3 +116,25 @@ def test_a_bad_point_is_refused_before_it_is_kept(setup):
     assert explorer.point == (0.3, -0.2)  # the last good point is kept
     explorer.zoom_slider.value = 0.5  # and the controls still work
     assert explorer.view.grid.a[-1] == pytest.approx(0.5) and explorer.view.point == (0.3, -0.2)
+
+
+def test_every_control_leaves_the_figure_drawn_so_pyplot_asks_for_no_redraw(setup):
+    """A stale figure makes pyplot (under %matplotlib widget) ask for a full draw after every kernel message;
+    when that draw leaves it stale again, ipympl sends frames forever."""
+    _, _, _, planes = setup
+    explorer = LandscapeExplorer(planes, resolution=7)
+    explorer.fig.canvas.draw()
+    asked = []
+    explorer.fig.stale_callback = lambda artist, stale: asked.append(stale)
+    for control, value in ((explorer.zoom_slider, 0.5), (explorer.plane_picker, planes[1].name),
+                           (explorer.path_picker, None), (explorer.view_picker, "3-D"),
+                           (explorer.view_picker, "contour")):
+        control.value = value
+        assert not explorer.fig.stale and not asked, f"stale after {control.description or value}"
+        explorer.fig.canvas.draw()  # the full draw a view change asks the browser for (it marks and clears stale)
+        assert not explorer.fig.stale, f"stale after a full draw at {control.description or value}"
+        asked.clear()
+    a_min, a_max, b_min, b_max = explorer.plane.zoomed_box(explorer.zoom_slider.value)
+    explorer.read_point((a_min + a_max) / 2, (b_min + b_max) / 2)
+    assert not explorer.fig.stale and not asked, "stale after a click"
+    plt.close(explorer.fig)

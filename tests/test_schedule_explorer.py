@@ -241,3 +241,15 @@ def test_the_readout_breaks_only_between_whole_parts(explorer):
     html = explorer.readout.value
     outside = re.sub(r"<span style='white-space:nowrap'>.*?</span>", "", html)
     assert "nowrap" in html and re.fullmatch(r"[ |]*", outside), outside
+
+
+def test_a_control_change_leaves_the_figure_drawn_so_pyplot_asks_for_no_redraw(explorer):
+    """The y-axes are blitted; drawing them marks ticks stale, and a stale figure made pyplot ask ipympl for a full
+    draw after every kernel message, which blitted the axes again: frames forever in the browser."""
+    asked = []
+    explorer.fig.stale_callback = lambda artist, stale: asked.append(stale)
+    explorer.lr_slider.value = 0.3
+    explorer.schedule_picker.value = "step"
+    assert not explorer.fig.stale and not asked
+    explorer.fig.canvas.draw()  # what the browser asks for on a resize: the blitted axes drawn again
+    assert not explorer.fig.stale

@@ -234,3 +234,22 @@ def test_a_background_saved_before_a_resize_is_never_restored():
     blitter.refresh()
     assert draws, "a background of the old size was restored into the resized figure"
     plt.close(fig)
+
+
+def test_blitting_an_axis_leaves_the_figure_drawn_so_pyplot_asks_for_no_redraw():
+    """Drawing an axis marks its ticks stale. Left stale, pyplot (interactive, as under %matplotlib widget) asks for
+    a full draw after every message the kernel handles, the full draw blits the axis again, and ipympl sends frames
+    forever: lesson 11's schedule explorer drew ~16 frames a second while nobody touched it."""
+    fig, ax = plt.subplots(figsize=(4, 3))
+    line, = ax.plot([0, 1], [0, 1])
+    asked = []
+    fig.stale_callback = lambda artist, stale: asked.append(stale)
+    blitter = Blitter(fig)
+    blitter.set_artists([ax.yaxis, line])
+    fig.canvas.draw()  # a full draw marks artists stale as it lays them out, then the figure drawn
+    assert not fig.stale, "a full draw left the figure stale"
+    ax.set_ylim(0, 5)  # new limits, blitted with the axis
+    asked.clear()
+    blitter.refresh()
+    assert not fig.stale and not asked, "a blit left the figure stale"
+    plt.close(fig)
