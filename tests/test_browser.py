@@ -259,6 +259,32 @@ def run_all(page, lab) -> float:
     return time.monotonic() - start
 
 
+# counts, per canvas, the images drawn on it: a figure that keeps drawing while nobody touches it is a loop
+FRAME_COUNTER = """
+(() => {
+  window.__frames = new Map();
+  const draw = CanvasRenderingContext2D.prototype.drawImage;
+  CanvasRenderingContext2D.prototype.drawImage = function () {
+    window.__frames.set(this.canvas, (window.__frames.get(this.canvas) || 0) + 1);
+    return draw.apply(this, arguments);
+  };
+})();
+"""
+IDLE_WINDOW_S = 2.0
+
+
+def redrawing_when_idle(page) -> list[str]:
+    """Figures that drew new frames during IDLE_WINDOW_S s in which nothing was touched."""
+    page.evaluate("window.__frames.clear()")
+    time.sleep(IDLE_WINDOW_S)
+    counts = page.evaluate("""[...window.__frames.entries()].filter(([c]) => c.isConnected).map(([c, n]) => {
+        const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
+        return {frames: n, cell: cells.indexOf(c.closest('.jp-Cell'))};
+    })""")
+    return [f"the figure in cell {c['cell']} drew {c['frames']} frames in {IDLE_WINDOW_S:g} s while nothing changed"
+            for c in counts if c["frames"] >= 3]
+
+
 def output_faults(page) -> list[str]:
     """Widgets that failed to render, raw widget reprs, tracebacks on stderr."""
     faults = []
@@ -355,6 +381,7 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
         old.unlink()
     log_start = lab.log_size()
     page = browser.new_page(viewport=VIEWPORTS[0])
+    page.add_init_script(FRAME_COUNTER)
     report: dict = {"notebook": notebook.name}
     try:
         # a fresh workspace per notebook, so no other notebook's tab is restored beside it
@@ -373,6 +400,8 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
         report["images"] = images
         broken = [image for image in images if image["naturalWidth"] == 0]
         faults = [f"image did not load: {image}" for image in broken] + output_faults(page)
+        if page.locator(CANVAS).count():
+            faults += redrawing_when_idle(page)
         # what a new user would see pop up over the notebook (news, update checks, errors): nothing
         faults += [f"a notification popped up: {text!r}" for text in page.locator(TOAST).all_inner_texts()]
         if explorers.count() != expected:
