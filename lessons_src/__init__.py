@@ -9,9 +9,11 @@ groups, gradient norms) and ``init_stats`` (initialization schemes, per-layer st
 ``schedules`` and ``range_test`` for choosing and scheduling the learning rate; ``runtime`` for seeds, the device and
 CPU threads; ``pitfalls``; ``validation`` for argument checks; ``plotting`` (static drawing) and
 ``readouts`` (text); ``landscape`` for a real network's loss landscape (directions, slices, paths, curvature);
+``distributed``, ``workers`` and ``launch`` for data-parallel training with ``torch.distributed`` (process groups,
+gradient averaging, the worker processes and their launchers);
 ``live``, ``widgets``, ``schedule_explorer`` and ``landscape_explorer`` for the live explorers;
-``checks``, ``code_checks``, ``loop_checks``, ``optimizer_checks`` and ``landscape_checks`` for the exercises'
-self-checks, built on ``feedback``; ``figures`` for the static figures.
+``checks``, ``code_checks``, ``loop_checks``, ``optimizer_checks``, ``landscape_checks`` and ``distributed_checks``
+for the exercises' self-checks, built on ``feedback``; ``figures`` for the static figures.
 """
 
 from lessons_src.runtime import pick_device, set_seed, use_free_cores

@@ -25,6 +25,7 @@ from lessons_src.code_checks import (
 )
 from lessons_src.data import CLASS_NAMES
 from lessons_src.descent import critical_momentum, momentum_rate
+from lessons_src.distributed_checks import check_average_gradients, check_shard
 from lessons_src.feedback import (
     CheckResult,
     as_array,
@@ -240,7 +241,7 @@ def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
     return wrong(what, f"line {answer} is fine", hint)
 
 
-__all__ = ["CheckResult", "check_adam_step", "check_adamw", "check_answer",
+__all__ = ["CheckResult", "check_adam_step", "check_adamw", "check_answer", "check_average_gradients", "check_shard",
            "check_batch_size_for_third_std", "check_buggy_line", "check_early_stopping",
            "check_equivalent_lr", "check_fastest_momentum", "check_filter_normalize", "check_hvp",
            "check_fixed_evaluate", "check_gradient_at_2_minus_1",

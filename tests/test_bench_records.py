@@ -127,3 +127,42 @@ def test_the_kernel_redraw_times_in_the_performance_rows_are_the_redraw_records(
     assert max(v for block in momentum.values() if isinstance(block, dict) for v in block.values()) <= 50, momentum
     assert max(v for k, v in cloud.items() if k.startswith("batch")) <= 50, cloud
     assert max(schedule.values()) <= 50, schedule
+
+
+def thousands(n: int) -> str:
+    """A count as the README writes it: 45 924."""
+    return f"{n:,}".replace(",", " ")
+
+
+def test_the_data_parallel_row_is_ddp_throughput_json():
+    throughput = record("ddp_throughput")
+    small, big = (throughput["results"][f"global batch {b}"] for b in (64, 512))
+    processes, threads = "2 processes × 1 thread", "1 process × 2 threads"
+    row = performance_row("data-parallel SGD (14)")
+    rate = {name: " / ".join(thousands(c[name]["examples per second"]) for c in (small, big))
+            for name in (processes, threads)}
+    assert f"{rate[processes]} examples/s against {rate[threads]}" in row, row
+    reduce_ms = [small[processes]["all_reduce (ms)"], big[processes]["all_reduce (ms)"]]
+    megabytes = throughput["settings"]["gradient bytes per all-reduce"] / 1e6
+    assert f"the all-reduce of {megabytes:.1f} MB takes {min(reduce_ms):.0f}–{max(reduce_ms):.0f} ms" in row, row
+    shares = " / ".join(f"{100 * c[processes]['all-reduce share']:.0f} %" for c in (small, big))
+    assert f"{shares} of a step" in row, row
+
+
+def test_the_linear_scaling_row_is_linear_scaling_json():
+    scaling = record("linear_scaling")
+    runs, seeds = scaling["runs"], len(scaling["settings"]["seeds"])
+    final = {name: r["final_val_accuracy_mean"] for name, r in runs.items()}
+    row = performance_row("the linear scaling rule (14)")
+    assert f"{scaling['settings']['num_epochs']} epochs" in row and f"{seeds} seeds" in row, row
+    assert (f"{final['batch 512, lr 0.02']:.1%} at the same lr, {final['batch 512, lr 0.16']:.1%} at 8× the lr, "
+            f"{final['batch 512, lr 0.16, warm-up']:.1%} with warm-up, against {final['batch 64, lr 0.02']:.1%}"
+            ).replace("%", " %") in row, row
+    big = [r for r in runs.values() if r["batch_size"] == 512]
+    breaks = min((r for r in big if not r["warmup"] and r["diverged_seeds"]), key=lambda r: r["factor"])
+    warmed = next(r for r in big if r["warmup"] and r["factor"] == breaks["factor"])
+    assert (f"without warm-up {breaks['diverged_seeds']} of {seeds} seeds diverge at {breaks['factor']}×"
+            + (", none with it" if warmed["diverged_seeds"] == 0 else "")) in row, row
+    limit = min((r for r in big if r["warmup"] and r["diverged_seeds"] == seeds), key=lambda r: r["factor"])
+    assert f"{limit['factor']}× diverges even with warm-up" in row, row
+    assert all(r["diverged_seeds"] == 0 for r in big if r["warmup"] and r["factor"] < limit["factor"])
