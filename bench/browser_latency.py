@@ -90,6 +90,9 @@ CONTROLS = [
     Control(FLOOR_NOTEBOOK, "floor", name="floor: 60 px figure", keys=("ArrowRight",) * 10 + ("ArrowLeft",) * 10),
 ]
 
+OPPOSITE = {"ArrowLeft": "ArrowRight", "ArrowRight": "ArrowLeft", "ArrowUp": "ArrowDown", "ArrowDown": "ArrowUp",
+            "PageUp": "PageDown", "PageDown": "PageUp"}
+
 # Instruments the page: keydown times, PNG arrivals (ipympl turns each image message into a blob URL)
 # and canvas draws whose pixels changed, each frame with a cheap hash of its pixels.
 PROBE = """
@@ -261,7 +264,10 @@ def measure(browser, lab, notebook: str) -> dict:
         for control in (c for c in CONTROLS if c.notebook == notebook):
             handle = aim(page, control)
             first_visit = [press_and_wait(page, handle, key, timeout_s=30) for key in control.keys if control.warm]
-            wait_quiet(page) if control.warm else None
+            if control.warm:  # back to where the timed presses start
+                for key in reversed(control.keys):
+                    press_and_wait(page, handle, OPPOSITE[key])
+                wait_quiet(page)
             samples = [press_and_wait(page, handle, key) for key in control.keys]
             if not any(samples):
                 page.screenshot(path=f"/tmp/bl-debug-{control.name.replace(' ', '_')}.png")
