@@ -8,7 +8,7 @@ themselves are in :mod:`lessons_src.widgets`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -52,31 +52,61 @@ class Blitter:
     A full draw (first display, resize, new limits) saves the background; :meth:`refresh` then
     restores it, draws the animated artists and pushes the pixels, which is many times cheaper
     than redrawing every tick label.
+
+    Artists that change with a few control values only (an axis whose limits follow the lr) can be
+    ``cached``: drawn over the background once per value of ``key()``, kept as a layer, and restored
+    with it when that value comes back, so a frame draws them only the first time.
     """
+
+    MAX_LAYERS = 32  # kept layers (a full figure's pixels each); all are dropped when more are needed
 
     def __init__(self, fig: matplotlib.figure.Figure) -> None:
         self.fig, self.canvas = fig, fig.canvas
         self.artists: list = []
+        self.cached: list = []
+        self._key: Callable[[], Hashable] | None = None
+        self._layers: dict = {}  # key() → the background with the cached artists drawn over it
         self._background = None
         self._background_bounds: tuple | None = None  # the figure's size when the background was saved
         self.canvas.mpl_connect("draw_event", self._on_draw)
 
-    def set_artists(self, artists: list) -> None:
-        """Track these artists (marking them animated, so full draws leave them out)."""
-        for artist in artists:
+    def set_artists(self, artists: list, *, cached: Sequence = (), key: Callable[[], Hashable] | None = None) -> None:
+        """Track these artists (marking them animated, so full draws leave them out); ``cached`` ones are drawn
+        under them and kept per value of ``key()`` (which must change whenever they would look different)."""
+        if cached and key is None:
+            raise ValueError("cached artists need a key: a function whose value changes whenever they would look "
+                             "different, e.g. lambda: ax.get_ylim()")
+        for artist in [*cached, *artists]:
             artist.set_animated(True)
-        self.artists = list(artists)
+        self.artists, self.cached, self._key = list(artists), list(cached), key
         self._background = None
+        self._layers.clear()
 
     def _on_draw(self, event) -> None:
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self._background_bounds = tuple(self.fig.bbox.bounds)
-        self._draw_artists()
+        self._layers.clear()
+        self._draw_artists(self.cached + self.artists)
 
-    def _draw_artists(self) -> None:
+    def _draw_artists(self, artists: list) -> None:
         with drawn_here(self.fig):
-            for artist in self.artists:
+            for artist in artists:
                 self.fig.draw_artist(artist)
+
+    def _restore_layer(self) -> None:
+        """The background, with the cached artists drawn over it (from the kept layer when there is one)."""
+        if not self.cached:
+            self.canvas.restore_region(self._background)
+            return
+        key = self._key()
+        if key in self._layers:
+            self.canvas.restore_region(self._layers[key])
+            return
+        self.canvas.restore_region(self._background)
+        self._draw_artists(self.cached)
+        if len(self._layers) >= self.MAX_LAYERS:
+            self._layers.clear()
+        self._layers[key] = self.canvas.copy_from_bbox(self.fig.bbox)
 
     def refresh(self, full: bool = False) -> None:
         """Push the current artists to the screen; a full redraw when asked or when no background exists."""
@@ -91,8 +121,8 @@ class Blitter:
             else:
                 self.canvas.draw()
             return
-        self.canvas.restore_region(self._background)
-        self._draw_artists()
+        self._restore_layer()
+        self._draw_artists(self.artists)
         self.canvas.blit(self.fig.bbox)
 
 

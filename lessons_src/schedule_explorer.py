@@ -164,11 +164,19 @@ class SchedulePanels:
     diverged_text: Text
 
     @property
+    def axes(self) -> list:
+        """The two y-axes: their limits follow the peak lr, so they are blitted too (a new lr redraws a few tick
+        labels, never the whole figure), and kept per pair of limits (:meth:`limits`) once drawn."""
+        return [self.ax_lr.yaxis, self.ax_accuracy.yaxis]
+
+    def limits(self) -> tuple:
+        """What the y-axes look like: their limits."""
+        return self.ax_lr.get_ylim(), self.ax_accuracy.get_ylim()
+
+    @property
     def artists(self) -> list:
-        """What moves, in drawing order: both y-axes (their limits follow the peak lr, so they are blitted with the
-        lines: a new lr redraws a few tick labels, never the whole figure), the lines and the 'diverged' note."""
-        return [self.ax_lr.yaxis, self.ax_accuracy.yaxis, self.lr_line, *self.accuracy_lines.values(),
-                self.diverged_text]
+        """What moves with every view, in drawing order: the lines and the 'diverged' note."""
+        return [self.lr_line, *self.accuracy_lines.values(), self.diverged_text]
 
     def show(self, view: ScheduleView) -> None:
         """Move the artists to ``view``: the chosen schedule bold, the others at the same lr faint."""
@@ -225,7 +233,7 @@ class ScheduleExplorer(Explorer):
         self.fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.9, wspace=0.3)
         self.panels = schedule_panels(ax_lr, ax_accuracy, grid)
         self.blitter = Blitter(self.fig)
-        self.blitter.set_artists(self.panels.artists)
+        self.blitter.set_artists(self.panels.artists, cached=self.panels.axes, key=self.panels.limits)
         for control in (self.schedule_picker, self.lr_slider):
             control.observe(self.update, names="value")
         self.update()

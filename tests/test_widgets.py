@@ -253,3 +253,30 @@ def test_blitting_an_axis_leaves_the_figure_drawn_so_pyplot_asks_for_no_redraw()
     blitter.refresh()
     assert not fig.stale and not asked, "a blit left the figure stale"
     plt.close(fig)
+
+
+def test_cached_artists_are_drawn_once_per_key_and_a_kept_layer_shows_what_a_full_draw_shows(monkeypatch):
+    fig, ax = plt.subplots(figsize=(4, 3))
+    line, = ax.plot([0, 1], [0, 1])
+    blitter = Blitter(fig)
+    blitter.set_artists([line], cached=[ax.yaxis], key=ax.get_ylim)
+    fig.canvas.draw()
+    axis_draws = []
+    draw = type(ax.yaxis).draw
+    monkeypatch.setattr(type(ax.yaxis), "draw", lambda self, *a, **k: (axis_draws.append(1), draw(self, *a, **k)))
+    frames = {}
+    for top in (2, 5, 2, 5, 2):
+        ax.set_ylim(0, top)
+        line.set_ydata([0, top / 2])
+        blitter.refresh()
+        frames.setdefault(top, []).append(np.asarray(fig.canvas.buffer_rgba()).copy())
+    assert len(axis_draws) == 2, "each pair of limits draws the axis once; a revisit restores the kept layer"
+    for top, shown in frames.items():
+        assert all(np.array_equal(frame, shown[0]) for frame in shown)
+        ax.set_ylim(0, top)
+        line.set_ydata([0, top / 2])
+        fig.canvas.draw()  # the whole figure, nothing kept
+        assert np.array_equal(np.asarray(fig.canvas.buffer_rgba()), shown[0]), f"ylim top {top}"
+    with pytest.raises(ValueError, match="cached artists need a key"):
+        blitter.set_artists([line], cached=[ax.yaxis])
+    plt.close(fig)
