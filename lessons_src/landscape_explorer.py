@@ -182,10 +182,20 @@ class LandscapePanel:
         self.text = self.ax.text(0.02, 0.03, "", transform=self.ax.transAxes, fontsize=8, bbox=TEXT_BOX)
 
     @property
+    def axes(self) -> list:
+        """The contour view's axes: the box changes with the plane and the range, so they are blitted too, and kept
+        per box and labels (:meth:`box`) once drawn."""
+        return [self.ax.xaxis, self.ax.yaxis]
+
+    def box(self) -> tuple:
+        """What the axes look like: their limits and labels."""
+        return self.ax.get_xlim(), self.ax.get_ylim(), self.ax.get_xlabel(), self.ax.get_ylabel()
+
+    @property
     def artists(self) -> list:
-        """What moves in the contour view (axes ticks included: the box changes with the plane and the range)."""
-        return [self.ax.xaxis, self.ax.yaxis, self.image, self.path_line, self.path_end, self.lowest, self.centre,
-                self.point, self.title, self.text, *([self.contours] if self.contours is not None else [])]
+        """What moves with every view in the contour view, drawn over the axes."""
+        return [self.image, self.path_line, self.path_end, self.lowest, self.centre, self.point, self.title,
+                self.text, *([self.contours] if self.contours is not None else [])]
 
     def show(self, view: LandscapeView) -> None:
         """Move the artists to ``view``; the contour lines and the 3-D surface are redrawn from the slice."""
@@ -249,7 +259,7 @@ class LandscapeExplorer(Explorer):
             self.fig = plt.figure(figsize=(6.2, 4.6))
         self.panel = LandscapePanel(self.fig)
         self.blitter = Blitter(self.fig)
-        self.blitter.set_artists(self.panel.artists)
+        self.blitter.set_artists(self.panel.artists, cached=self.panel.axes, key=self.panel.box)
         self.fig.canvas.mpl_connect("button_press_event", self.on_click)
         self._start(self.plane_picker, [self.zoom_slider, self.resolution_picker, self.path_picker,
                                         self.view_picker])
@@ -283,7 +293,9 @@ class LandscapeExplorer(Explorer):
         self._full_redraw |= view.view == "3-D" or self.panel.ax.get_visible() != (view.view == "contour")
         self.panel.show(view)
         # new contour lines are new artists: track them without dropping the saved background
-        self.blitter.artists = self.panel.artists if view.view == "contour" else []
+        contour = view.view == "contour"
+        self.blitter.artists = self.panel.artists if contour else []
+        self.blitter.cached = self.panel.axes if contour else []
         self.readout.value = describe_view(view)
 
     def read_point(self, a: float, b: float) -> LandscapeView:

@@ -138,3 +138,16 @@ def test_every_control_leaves_the_figure_drawn_so_pyplot_asks_for_no_redraw(setu
     explorer.read_point((a_min + a_max) / 2, (b_min + b_max) / 2)
     assert not explorer.fig.stale and not asked, "stale after a click"
     plt.close(explorer.fig)
+
+
+def test_a_range_seen_before_shows_what_a_full_draw_shows(setup):
+    """The axes are kept per box once drawn (a revisit restores them); the frame must equal a full draw."""
+    _, _, _, planes = setup
+    explorer = LandscapeExplorer(planes, resolution=7)
+    explorer.fig.canvas.draw()
+    for zoom in (0.5, 2.0, 0.5):
+        explorer.zoom_slider.value = zoom
+    blitted = np.asarray(explorer.fig.canvas.buffer_rgba()).copy()
+    explorer.fig.canvas.draw()
+    np.testing.assert_array_equal(np.asarray(explorer.fig.canvas.buffer_rgba()), blitted)
+    plt.close(explorer.fig)
