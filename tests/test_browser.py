@@ -270,7 +270,7 @@ FRAME_COUNTER = """
   };
 })();
 """
-IDLE_WINDOW_S = 2.0
+IDLE_WINDOW_S = 1.5
 
 
 def redrawing_when_idle(page) -> list[str]:
@@ -308,7 +308,7 @@ def open_file_browser(page) -> None:
 def settle(page) -> None:
     """Let JupyterLab and the widgets lay themselves out after a resize."""
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-    time.sleep(1.5)
+    time.sleep(1.0)
 
 
 def changed_pixels(explorer, before: list[bytes], timeout_s: float = 15) -> bool:
