@@ -41,6 +41,7 @@ from lessons_src.live import (
     StrictIntSlider,
     contour_panel,
     control_panel,
+    drawn_here,
     figure_box,
     fit_step_axis,
     fix_label_positions,
@@ -143,8 +144,9 @@ class LossSurfaceExplorer(Explorer):
 
     def _on_view(self, change: dict) -> None:
         if self.ax3d is not None:
-            self.ax3d.view_init(self.elev_slider.value, self.azim_slider.value)
-            self.blitter3d.refresh(full=True)
+            with drawn_here(self.fig3d):  # drawn once, here: no second draw asked of the browser
+                self.ax3d.view_init(self.elev_slider.value, self.azim_slider.value)
+                self.blitter3d.refresh(full=True)
 
     def _blitters(self) -> list[Blitter]:
         return [self.blitter] if self.blitter3d is None else [self.blitter, self.blitter3d]

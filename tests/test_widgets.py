@@ -280,3 +280,10 @@ def test_cached_artists_are_drawn_once_per_key_and_a_kept_layer_shows_what_a_ful
     with pytest.raises(ValueError, match="cached artists need a key"):
         blitter.set_artists([line], cached=[ax.yaxis])
     plt.close(fig)
+
+
+def test_turning_the_3d_view_draws_it_once_and_asks_pyplot_for_no_second_draw(explorer):
+    asked = []
+    explorer.fig3d.stale_callback = lambda artist, stale: asked.append(stale)
+    explorer.elev_slider.value = 50
+    assert explorer.ax3d.elev == 50 and not explorer.fig3d.stale and not asked
