@@ -97,9 +97,15 @@ def test_the_averaging_slips_are_named():
             dist.all_reduce(p.grad)
             p.grad /= dist.get_world_size()
 
+    def out_of_order(model):
+        params = list(model.parameters())
+        for p in params[::-1] if dist.get_rank() == 1 else params:
+            dist.all_reduce(p.grad)
+            p.grad /= dist.get_world_size()
+
     slips = {"sums": summed, "not the weights": weights, "only 1 of the 4": first_only,
              "nothing was all-reduced": lambda model: None, "0.75 times the mean": by_rank,
-             "not AVG": avg_op, "same number of times": uneven}
+             "not AVG": avg_op, "same number of times": uneven, "on the same tensors": out_of_order}
     for words, fn in slips.items():
         verdict = checks.check_average_gradients(fn)
         assert not verdict and words in repr(verdict), (words, repr(verdict))
