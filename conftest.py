@@ -12,6 +12,17 @@ ROOT = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"
 
 pytest_plugins = ["pytester"]
+# the 中文 and 日本語 editions: their code is the English code, checked string by string (tests/test_editions.py),
+# and the browser tests run lesson 01 of each; nbval runs them only when asked by path (./course test notebooks/zh)
+EDITIONS = {NOTEBOOKS / "zh", NOTEBOOKS / "ja"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave the editions' folders out of a plain run; collect them when a path inside them was asked for."""
+    if collection_path not in EDITIONS:
+        return None
+    asked = [Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args]
+    return None if any(path == collection_path or collection_path in path.parents for path in asked) else True
 
 
 @pytest.hookimpl(tryfirst=True)

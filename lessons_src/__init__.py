@@ -13,9 +13,11 @@ CPU threads; ``pitfalls``; ``validation`` for argument checks; ``plotting`` (sta
 gradient averaging, the worker processes and their launchers);
 ``live``, ``widgets``, ``schedule_explorer`` and ``landscape_explorer`` for the live explorers;
 ``checks``, ``code_checks``, ``loop_checks``, ``optimizer_checks``, ``landscape_checks`` and ``distributed_checks``
-for the exercises' self-checks, built on ``feedback``; ``figures`` for the static figures.
+for the exercises' self-checks, built on ``feedback``; ``figures`` for the static figures; ``language`` for the
+language the helpers speak (English, 中文, 日本語) and ``editions`` for building the translated notebooks.
 """
 
+from lessons_src.language import use_language
 from lessons_src.runtime import pick_device, set_seed, use_free_cores
 
-__all__ = ["pick_device", "set_seed", "use_free_cores"]
+__all__ = ["pick_device", "set_seed", "use_free_cores", "use_language"]

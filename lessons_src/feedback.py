@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lessons_src.language import tr
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -36,17 +38,19 @@ class CheckResult:
 
 def right(what: str, detail: str) -> CheckResult:
     """A ✓ for ``what``, saying what was right."""
-    return CheckResult(True, f"✓ {what}: {detail}.")
+    return CheckResult(True, tr("✓ {what}: {detail}.", what=what, detail=detail))
 
 
 def wrong(what: str, problem: str, hint: str) -> CheckResult:
     """A ✗ for ``what``: what is wrong with the answer, then the hint."""
-    return CheckResult(False, f"✗ {what}: {problem}. Hint: {hint}")
+    return CheckResult(False, tr("✗ {what}: {problem}. Hint: {hint}", what=what, problem=problem, hint=hint))
 
 
-def no_answer(what: str, instead: str = "with your answer") -> CheckResult:
+def no_answer(what: str, instead: str | None = None) -> CheckResult:
     """The verdict for an exercise whose ``...`` is still there: what to do, and no hint yet."""
-    return CheckResult(False, f"… {what}: no answer yet. Replace `...` {instead} and run the cell again.")
+    instead = tr("with your answer") if instead is None else instead
+    return CheckResult(False, tr("… {what}: no answer yet. Replace `...` {instead} and run the cell again.",
+                                 what=what, instead=instead))
 
 
 def unanswered(value: Any) -> bool:
@@ -81,24 +85,24 @@ def check_answer(answer: Any, expected: Any, *, what: str, hint: str, rtol: floa
     else:
         passed = same_numbers(answer, expected, rtol=rtol, atol=atol)
     if passed:
-        return right(what, "correct")
-    return wrong(what, f"not yet (you gave {answer!r})", hint)
+        return right(what, tr("correct"))
+    return wrong(what, tr("not yet (you gave {answer})", answer=repr(answer)), hint)
 
 
 def call_learner(fn: Any, what: str, hint: str, *args) -> tuple[Any, CheckResult | None]:
     """Call the learner's ``fn(*args)``; return (result, None), or (None, a verdict saying what went wrong)."""
     if unanswered(fn):
-        return None, no_answer(what, "with your function")
+        return None, no_answer(what, tr("with your function"))
     if not callable(fn):
-        return None, wrong(what, f"expected a function, got {type(fn).__name__}", hint)
+        return None, wrong(what, tr("expected a function, got {kind}", kind=type(fn).__name__), hint)
     if is_placeholder(fn):
-        return None, no_answer(what, "in your function")
+        return None, no_answer(what, tr("in your function"))
     try:
         result = fn(*args)
     except Exception as error:  # learner code may fail in any way; report it as a ✗, never crash
-        return None, wrong(what, f"your function raised {type(error).__name__}: {error}", hint)
+        return None, wrong(what, tr("your function raised {error}", error=f"{type(error).__name__}: {error}"), hint)
     if result is Ellipsis:
-        return None, no_answer(what, "in your function")
+        return None, no_answer(what, tr("in your function"))
     return result, None
 
 
@@ -150,15 +154,18 @@ def compare_prediction(prediction: Any, truth: Any, *, what: str, why: str = "",
     lists the allowed answers of a multiple-choice prediction. ``why`` is the one-sentence reason.
     """
     reason = f" {why}" if why else ""
-    fact = f"{what} is {_shown(truth)}.{reason}"
+    fact = tr("{what} is {truth}.", what=what, truth=_shown(truth)) + reason
     if prediction is Ellipsis:  # None can be a prediction (of an empty .grad, say)
-        return CheckResult(False, f"No prediction written; {fact}")
+        return CheckResult(False, tr("No prediction written; {fact}", fact=fact))
     if choices is not None and not any(_matches(prediction, choice, 0.0) for choice in choices):
         allowed = ", ".join(_shown(choice) for choice in choices)
-        return CheckResult(False, f"✗ You predicted {_shown(prediction)}, which is not one of {allowed}; {fact}")
+        return CheckResult(False, tr("✗ You predicted {prediction}, which is not one of {allowed}; {fact}",
+                                     prediction=_shown(prediction), allowed=allowed, fact=fact))
     if _matches(prediction, truth, rtol):
-        return CheckResult(True, f"✓ You predicted {_shown(prediction)}: right, {fact}")
-    return CheckResult(False, f"✗ You predicted {_shown(prediction)}, but {fact}")
+        return CheckResult(True, tr("✓ You predicted {prediction}: right, {fact}", prediction=_shown(prediction),
+                                    fact=fact))
+    return CheckResult(False, tr("✗ You predicted {prediction}, but {fact}", prediction=_shown(prediction),
+                                 fact=fact))
 
 
 def ratio_to(got: Any, want: Any) -> float | None:

@@ -31,6 +31,7 @@ from lessons_src.landscape import (
     trajectory_pca,
     unflatten,
 )
+from lessons_src.language import tr
 from lessons_src.live import TEXT_BOX, Blitter, Explorer, control_panel, figure_box, readout_panel
 from lessons_src.validation import as_real
 
@@ -51,7 +52,7 @@ class Plane:
     evaluator: PlaneEvaluator
     box: tuple[float, float, float, float]
     paths: dict[str, np.ndarray] = field(default_factory=dict)
-    labels: tuple[str, str] = ("a (direction 1)", "b (direction 2)")
+    labels: tuple[str, str] = field(default_factory=lambda: (tr("a (direction 1)"), tr("b (direction 2)")))
     grids: dict[tuple[float, int], SliceGrid] = field(default_factory=dict)  # by (zoom, resolution)
     explained: tuple[float, ...] = ()  # a PCA plane's fractions of the path's variance along d1 and d2
     point_losses: dict[tuple[float, float], float] = field(default_factory=dict)  # exact losses read, by (a, b)
@@ -82,8 +83,9 @@ def random_plane(model: nn.Module, weights: Sequence[torch.Tensor], X: torch.Ten
                  seeds: tuple[int, int] = (0, 1), span: float = 1.0, name: str | None = None) -> Plane:
     """The plane through ``weights`` spanned by two filter-normalized random directions (seeded), box ±``span``."""
     directions = [filter_normalized_direction(weights, seed) for seed in seeds]
-    return Plane(name or f"random, seeds {seeds[0]} and {seeds[1]}", PlaneEvaluator(model, weights, directions, X, y),
-                 span_box(span), labels=("a (filter-normalized)", "b (filter-normalized)"))
+    return Plane(name or tr("random, seeds {first} and {second}", first=seeds[0], second=seeds[1]),
+                 PlaneEvaluator(model, weights, directions, X, y), span_box(span),
+                 labels=(tr("a (filter-normalized)"), tr("b (filter-normalized)")))
 
 
 def pca_plane(model: nn.Module, trajectory: Trajectory, X: torch.Tensor, y: torch.Tensor, *, name: str,
@@ -100,8 +102,9 @@ def pca_plane(model: nn.Module, trajectory: Trajectory, X: torch.Tensor, y: torc
     low, high = pca.coords.min(axis=0), pca.coords.max(axis=0)
     pad = margin * (high - low).max()
     box = (low[0] - pad, high[0] + pad, low[1] - pad, high[1] + pad)
-    labels = tuple(f"PC{i + 1} ({100 * pca.explained[i]:.1f} % of the variance)" for i in range(2))
-    return Plane(f"PCA of {name}", PlaneEvaluator(model, unflatten(centre, like), directions, X, y), box,
+    labels = tuple(tr("PC{index} ({percent:.1f} % of the variance)", index=i + 1, percent=100 * pca.explained[i])
+                   for i in range(2))
+    return Plane(tr("PCA of {name}", name=name), PlaneEvaluator(model, unflatten(centre, like), directions, X, y), box,
                  paths, labels, explained=tuple(float(e) for e in pca.explained))
 
 
@@ -148,11 +151,13 @@ def landscape_view(plane: Plane, zoom: float, resolution: int, path_name: str | 
 def describe_view(view: LandscapeView) -> str:
     """One line of HTML: the loss at the centre, the slice's lowest point and range, and the point read."""
     a, b, low = view.lowest
-    text = (f"<b>{view.plane}</b>: loss {view.grid.centre_loss:.3f} at the centre (0, 0); lowest on the grid "
-            f"{low:.3f} at ({a:.2f}, {b:.2f}); highest {np.nanmax(view.grid.loss):.3g} "
-            f"({len(view.grid.a)}×{len(view.grid.b)} points)")
+    text = tr("<b>{plane}</b>: loss {centre:.3f} at the centre (0, 0); lowest on the grid {lowest:.3f} at "
+              "({a:.2f}, {b:.2f}); highest {highest:.3g} ({columns}×{rows} points)", plane=view.plane,
+              centre=view.grid.centre_loss, lowest=low, a=a, b=b, highest=np.nanmax(view.grid.loss),
+              columns=len(view.grid.a), rows=len(view.grid.b))
     if view.point is not None:
-        text += f" | <b>click</b>: loss {view.point_loss:.4f} at ({view.point[0]:.3f}, {view.point[1]:.3f})"
+        text += " | " + tr("<b>click</b>: loss {loss:.4f} at ({a:.3f}, {b:.3f})", loss=view.point_loss,
+                           a=view.point[0], b=view.point[1])
     return text
 
 
@@ -167,13 +172,13 @@ class LandscapePanel:
         self.ax3d = fig.add_axes(rect, projection="3d")
         norm = LogNorm(*LOSS_NORM)
         self.image = self.ax.imshow(np.full((2, 2), 1.0), origin="lower", aspect="auto", cmap="viridis", norm=norm,
-                                    extent=(0, 1, 0, 1), interpolation="bilinear")
+                                    extent=(0, 1, 0, 1), interpolation="nearest")  # a tile per grid point
         fig.colorbar(self.image, cax=fig.add_axes((rect[0] + rect[2] + 0.03, rect[1], 0.025, rect[3])),
-                     label="loss (log scale)")
+                     label=tr("loss (log scale)"))
         (self.path_line,) = self.ax.plot([], [], ".-", color="white", markersize=3, linewidth=1.2)
         (self.path_end,) = self.ax.plot([], [], "s", color="white", markersize=6)
-        (self.lowest,) = self.ax.plot([], [], "*", color="red", markersize=11, label="lowest grid point")
-        (self.centre,) = self.ax.plot([0], [0], "o", color="black", markersize=6, label="centre (0, 0)")
+        (self.lowest,) = self.ax.plot([], [], "*", color="red", markersize=11, label=tr("lowest grid point"))
+        (self.centre,) = self.ax.plot([0], [0], "o", color="black", markersize=6, label=tr("centre (0, 0)"))
         (self.point,) = self.ax.plot([], [], "x", color="magenta", markersize=10, mew=2)
         self.title = self.ax.set_title("", fontsize=9)
         self.ax.legend(loc="upper right", fontsize=7)
@@ -204,7 +209,10 @@ class LandscapePanel:
         self.ax3d.set_visible(three_d)
         loss = np.clip(grid.loss, *LOSS_NORM)
         self.image.set_data(loss)
-        self.image.set_extent((grid.a[0], grid.a[-1], grid.b[0], grid.b[-1]))
+        # each tile centred on its grid point (the axes show the grid's own range: the edge tiles are halved); tiles
+        # with a contour over them are what was computed, and their flat colours cost half the PNG of a smooth image
+        da, db = (grid.a[-1] - grid.a[0]) / (len(grid.a) - 1), (grid.b[-1] - grid.b[0]) / (len(grid.b) - 1)
+        self.image.set_extent((grid.a[0] - da / 2, grid.a[-1] + da / 2, grid.b[0] - db / 2, grid.b[-1] + db / 2))
         self.ax.set(xlim=(grid.a[0], grid.a[-1]), ylim=(grid.b[0], grid.b[-1]), xlabel=view.labels[0],
                     ylabel=view.labels[1])
         if self.contours is not None:
@@ -219,14 +227,15 @@ class LandscapePanel:
         a, b, _ = view.lowest
         self.lowest.set_data([a], [b])
         self.point.set_data(*(([view.point[0]], [view.point[1]]) if view.point is not None else ([], [])))
-        self.title.set_text(view.plane + (f" · path: {view.path_name}" if view.path_name else ""))
-        self.text.set_text(f"loss at the centre {grid.centre_loss:.3f}")
+        self.title.set_text(tr("{plane} · path: {path}", plane=view.plane, path=view.path_name) if view.path_name
+                            else view.plane)
+        self.text.set_text(tr("loss at the centre {loss:.3f}", loss=grid.centre_loss))
         if three_d:
             self.ax3d.clear()
             A, B = np.meshgrid(grid.a, grid.b)
             self.surface = self.ax3d.plot_surface(A, B, np.log10(loss), cmap="viridis", norm=plt.Normalize(
                 *np.log10(LOSS_NORM)), linewidth=0, antialiased=False)
-            self.ax3d.set(xlabel="a", ylabel="b", zlabel="log10 loss", title=self.title.get_text())
+            self.ax3d.set(xlabel="a", ylabel="b", zlabel=tr("log10 loss"), title=self.title.get_text())
             self.ax3d.view_init(35, -60)
 
 
@@ -246,12 +255,12 @@ class LandscapeExplorer(Explorer):
             raise ValueError(f"planes must have different names (the dropdown shows them), got {repeated} more "
                              "than once: pass name= to random_plane or pca_plane")
         self.planes = {plane.name: plane for plane in planes}
-        self.plane_picker = widgets.Dropdown(options=list(self.planes), description="plane")
+        self.plane_picker = widgets.Dropdown(options=list(self.planes), description=tr("plane"))
         self.zoom_slider = widgets.SelectionSlider(options=[(f"×{z:g}", z) for z in ZOOMS], value=1.0,
-                                                   description="range", continuous_update=False)
+                                                   description=tr("range"), continuous_update=False)
         self.resolution_picker = widgets.Dropdown(options=[(f"{r}×{r}", r) for r in RESOLUTIONS], value=resolution,
-                                                  description="resolution")
-        self.path_picker = widgets.Dropdown(description="path")
+                                                  description=tr("resolution"))
+        self.path_picker = widgets.Dropdown(description=tr("path"))
         self.view_picker = widgets.ToggleButtons(options=list(VIEWS), value="contour")
         self.readout = widgets.HTML()
         self.point: tuple[float, float] | None = None
@@ -278,7 +287,7 @@ class LandscapeExplorer(Explorer):
         """A new plane: offer its paths (its own first), forget the point read, redraw everything."""
         paths = list(self.planes[name].paths)
         with self.holding():
-            self.path_picker.options = [("none", None), *((p, p) for p in paths)]
+            self.path_picker.options = [(tr("none"), None), *((p, p) for p in paths)]
             self.path_picker.value = paths[0] if paths else None
         self.point = None
         self._full_redraw = True

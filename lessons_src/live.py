@@ -8,6 +8,7 @@ themselves are in :mod:`lessons_src.widgets`.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -20,6 +21,7 @@ import traitlets
 from IPython.display import display
 
 from lessons_src.descent import round_up_steps
+from lessons_src.language import tr
 from lessons_src.plotting import LOSS_FLOOR, plot_contour, style_step_panel
 from lessons_src.surfaces import Surface, get_surface
 from lessons_src.validation import as_int, as_real
@@ -154,8 +156,9 @@ _WRAP = {"display": "flex", "flex_flow": "row wrap", "align_items": "center"}
 
 
 def description_px(description: str) -> int:
-    """Width, in pixels, of the label column a control needs for ``description`` (about 9 px a character)."""
-    return max(36, 9 * len(description) + 8)
+    """Width, in pixels, of the label column a control needs for ``description`` (about 9 px a character, 15 px
+    a wide one: a Chinese or Japanese character)."""
+    return max(36, sum(15 if unicodedata.east_asian_width(c) in "WF" else 9 for c in description) + 8)
 
 
 def compact(control: widgets.Widget) -> widgets.Widget:
@@ -220,12 +223,13 @@ def loss_panel(ax, surface: Surface):
     """Clear ``ax`` as a fixed log panel of L − L* against the step."""
     ax.clear()
     top = 10 * float(surface.grid()[2].max() - surface.min_loss)
-    return style_step_panel(ax, top=top, floor=LOSS_FLOOR, ylabel="L(w) − L(w*)", title="loss above the minimum")
+    return style_step_panel(ax, top=top, floor=LOSS_FLOOR, ylabel="L(w) − L(w*)", title=tr("loss above the minimum"))
 
 
 def surface_picker(names: Sequence[str], value: str) -> widgets.Dropdown:
     """A dropdown of the named surfaces, by title."""
-    return widgets.Dropdown(options=[(get_surface(n).title, n) for n in names], value=value, description="surface")
+    return widgets.Dropdown(options=[(get_surface(n).title, n) for n in names], value=value,
+                            description=tr("surface"))
 
 
 def fit_step_axis(ax, num_steps: int) -> bool:
@@ -265,9 +269,13 @@ class _Strict(traitlets.HasTraits):
             number = (as_int("value", value, low=low, high=high) if integer
                       else as_real("value", value, low=low - slack, high=high + slack))
         except ValueError:
-            kind = "an int" if integer else "a finite number"
-            raise ControlValueError(f"{self.description or 'value'} must be {kind} in [{low:g}, {high:g}], "
-                                    f"got {value!r}; it stays {self.value!r}") from None
+            fields = {"name": self.description or "value", "low": low, "high": high, "value": repr(value),
+                      "current": repr(self.value)}
+            raise ControlValueError(
+                tr("{name} must be an int in [{low:g}, {high:g}], got {value}; it stays {current}", **fields)
+                if integer else
+                tr("{name} must be a finite number in [{low:g}, {high:g}], got {value}; it stays {current}",
+                   **fields)) from None
         return min(max(number, low), high)
 
 
@@ -374,11 +382,12 @@ class LiveCurve:
         """Draw empty train/validation loss lines and a validation accuracy line on two new axes of ``fig``."""
         self.fig = fig
         self.ax_loss, self.ax_accuracy = fig.subplots(1, 2)
-        (self.train_line,) = self.ax_loss.plot([], [], "o-", label="train")
-        (self.val_line,) = self.ax_loss.plot([], [], "s--", label="validation")
+        (self.train_line,) = self.ax_loss.plot([], [], "o-", label=tr("train"))
+        (self.val_line,) = self.ax_loss.plot([], [], "s--", label=tr("validation"))
         (self.accuracy_line,) = self.ax_accuracy.plot([], [], "o-", color="tab:green")
-        self.ax_loss.set(xlabel="epoch", ylabel="loss (mean over batches)", xlim=(0.5, 1.5), ylim=(0, 2.5))
-        self.ax_accuracy.set(xlabel="epoch", ylabel="validation accuracy (%)", xlim=(0.5, 1.5), ylim=(0, 100))
+        self.ax_loss.set(xlabel=tr("epoch"), ylabel=tr("loss (mean over batches)"), xlim=(0.5, 1.5), ylim=(0, 2.5))
+        self.ax_accuracy.set(xlabel=tr("epoch"), ylabel=tr("validation accuracy (%)"), xlim=(0.5, 1.5),
+                             ylim=(0, 100))
         self.ax_loss.legend(fontsize=8)
         for ax in (self.ax_loss, self.ax_accuracy):
             ax.set_autoscale_on(True)  # the limits above only frame the empty plot

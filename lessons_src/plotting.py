@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import LogLocator, NullLocator
 
 from lessons_src.descent import critical_momentum, distances_to, gd_rate, momentum_rate
+from lessons_src.language import tr
 from lessons_src.minibatch import covariance_ellipse
 from lessons_src.range_test import RangeTest
 from lessons_src.schedules import Schedule
@@ -37,7 +38,7 @@ def style_step_panel(ax: Axes, *, top: float, floor: float, ylabel: str, title: 
     """A log-scale panel against the step with fixed y-limits, so redrawing a curve never moves a tick."""
     ax.set_yscale("log")
     ax.set_ylim(floor, top)
-    ax.set(xlabel="step", ylabel=ylabel)
+    ax.set(xlabel=tr("step"), ylabel=ylabel)
     ax.set_title(title, fontsize=9, y=1.01)
     ax.yaxis.set_major_locator(LogLocator(numticks=6))
     ax.yaxis.set_minor_locator(NullLocator())
@@ -107,8 +108,8 @@ def plot_computation_graph(ax: Axes) -> Axes:
         x, y, _ = leaves[key]
         _arrow(ax, (x + 0.1, 0), (x + 0.1, y), BACKWARD_COLOR, linestyle="--")
         ax.text(x + 0.8, y, grad, ha="left", va="center", color=BACKWARD_COLOR, fontsize=11)
-    ax.plot([], [], color=FORWARD_COLOR, label="forward: values")
-    ax.plot([], [], color=BACKWARD_COLOR, label="backward: gradients")
+    ax.plot([], [], color=FORWARD_COLOR, label=tr("forward: values"))
+    ax.plot([], [], color=BACKWARD_COLOR, label=tr("backward: gradients"))
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     ax.set_xlim(-0.8, 10.8)
     ax.set_ylim(-1.6, 2.2)
@@ -132,7 +133,7 @@ def plot_contour(ax: Axes, surface, num_levels: int = 14) -> Axes:
                cmap="viridis", linewidths=0.8)
     minima = np.array(surface.minima)
     ax.plot(minima[:, 0], minima[:, 1], "*", color="gold", markersize=13, markeredgecolor="black",
-            label="minimum")
+            label=tr("minimum"))
     ax.set(xlim=surface.w1_range, ylim=surface.w2_range, xlabel="w1", ylabel="w2")
     ax.set_aspect("equal", adjustable="box")
     return ax
@@ -154,7 +155,7 @@ def plot_loss_curve(ax: Axes, path, surface, label: str | None = None,
     (line,) = ax.semilogy(np.arange(len(excess)), excess, color=color, label=label)
     if path.diverged:
         ax.plot(len(excess) - 1, excess[-1], "x", color=line.get_color(), markersize=8)
-    ax.set(xlabel="step", ylabel="L(w) − L(w*)")
+    ax.set(xlabel=tr("step"), ylabel="L(w) − L(w*)")
     return ax
 
 
@@ -183,7 +184,7 @@ def plot_distance_curve(ax: Axes, path, minimum, label: str | None = None,
     (line,) = ax.semilogy(np.arange(len(distances)), distances, color=color, label=label)
     if path.diverged:
         ax.plot(len(distances) - 1, distances[-1], "x", color=line.get_color(), markersize=8)
-    ax.set(xlabel="step", ylabel="‖w − w*‖")
+    ax.set(xlabel=tr("step"), ylabel="‖w − w*‖")
     return ax
 
 
@@ -192,12 +193,12 @@ def plot_rate_vs_momentum(ax: Axes, lr: float, eigenvalues, num: int = 400) -> A
 
     gammas = np.linspace(0.0, 0.995, num)
     ax.plot(gammas, [momentum_rate(lr, g, eigenvalues) for g in gammas], color="tab:red",
-            label="momentum")
-    ax.axhline(gd_rate(lr, eigenvalues), color="tab:blue", linestyle=":", label="plain GD (γ = 0)")
+            label=tr("momentum"))
+    ax.axhline(gd_rate(lr, eigenvalues), color="tab:blue", linestyle=":", label=tr("plain GD (γ = 0)"))
     gamma_star = critical_momentum(lr, float(np.min(eigenvalues)))
     ax.plot(gamma_star, momentum_rate(lr, gamma_star, eigenvalues), "o", color="black",
             label=f"γ* = {gamma_star:.3f}")
-    ax.set(xlabel="momentum γ", ylabel="rate per step (smaller is faster)", xlim=(0, 1))
+    ax.set(xlabel=tr("momentum γ"), ylabel=tr("rate per step (smaller is faster)"), xlim=(0, 1))
     ax.legend(fontsize=8)
     return ax
 
@@ -206,10 +207,11 @@ def plot_rate_vs_momentum(ax: Axes, lr: float, eigenvalues, num: int = 400) -> A
 def plot_loss_history(ax: Axes, history, label: str = "", color: str | None = None) -> Axes:
     """Train loss (solid) and validation loss (dashed) against epoch, from a training History."""
     epochs = np.arange(1, history.num_epochs + 1)
-    prefix = f"{label} " if label else ""
-    (line,) = ax.plot(epochs, history.train_loss, "o-", color=color, label=f"{prefix}train")
-    ax.plot(epochs, history.val_loss, "s--", color=line.get_color(), label=f"{prefix}validation")
-    ax.set(xlabel="epoch", ylabel="loss (mean over batches)")
+    train = tr("{label} train", label=label) if label else tr("train")
+    validation = tr("{label} validation", label=label) if label else tr("validation")
+    (line,) = ax.plot(epochs, history.train_loss, "o-", color=color, label=train)
+    ax.plot(epochs, history.val_loss, "s--", color=line.get_color(), label=validation)
+    ax.set(xlabel=tr("epoch"), ylabel=tr("loss (mean over batches)"))
     return ax
 
 
@@ -217,7 +219,7 @@ def plot_accuracy_history(ax: Axes, history, label: str = "", color: str | None 
     """Validation accuracy (%) against epoch, from a training History."""
     epochs = np.arange(1, history.num_epochs + 1)
     ax.plot(epochs, 100 * np.asarray(history.val_accuracy), "o-", color=color, label=label or None)
-    ax.set(xlabel="epoch", ylabel="validation accuracy (%)")
+    ax.set(xlabel=tr("epoch"), ylabel=tr("validation accuracy (%)"))
     return ax
 
 
@@ -231,7 +233,7 @@ def plot_confusion_matrix(ax: Axes, confusion: torch.Tensor, class_names: Sequen
     ticks = np.arange(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(ticks, class_names, fontsize=8)
-    ax.set(xlabel="predicted class", ylabel="true class")
+    ax.set(xlabel=tr("predicted class"), ylabel=tr("true class"))
     return ax
 
 
@@ -243,7 +245,7 @@ def plot_per_class_accuracy(ax: Axes, accuracies: torch.Tensor, class_names: Seq
         ax.text(value - 1, i, f"{value:.1f}", ha="right", va="center", color="white", fontsize=8)
     ax.set_yticks(np.arange(len(class_names)), class_names, fontsize=8)
     ax.invert_yaxis()
-    ax.set(xlabel="accuracy (%)", xlim=(0, 100))
+    ax.set(xlabel=tr("accuracy (%)"), xlim=(0, 100))
     return ax
 
 
@@ -257,8 +259,8 @@ def plot_misclassified(fig: matplotlib.figure.Figure, images: torch.Tensor, pred
         ax.set_axis_off()
         if i < len(images):
             ax.imshow(images[i].squeeze(0).cpu().numpy(), cmap="gray_r", vmin=0, vmax=1)
-            ax.set_title(f"said {class_names[int(predicted[i])]}\nis {class_names[int(labels[i])]}",
-                         fontsize=8, color="tab:red")
+            ax.set_title(tr("said {predicted}\nis {true}", predicted=class_names[int(predicted[i])],
+                            true=class_names[int(labels[i])]), fontsize=8, color="tab:red")
     return fig
 
 
@@ -271,7 +273,7 @@ def plot_gradient_cost(ax: Axes, rows: Sequence[int], seconds: Sequence[float]) 
     ax.loglog(rows, seconds, "o-", color="tab:blue")
     for n, s in zip(rows, seconds, strict=True):
         ax.annotate(f"{1000 * s:.0f} ms", (n, s), textcoords="offset points", xytext=(6, -12), fontsize=8)
-    ax.set(xlabel="rows in the batch", ylabel="seconds per gradient (forward + backward)")
+    ax.set(xlabel=tr("rows in the batch"), ylabel=tr("seconds per gradient (forward + backward)"))
     ax.grid(True, which="major", alpha=0.3)
     return ax
 
@@ -280,12 +282,13 @@ def plot_gradient_cloud(ax: Axes, cloud, color: str = "tab:red", label: str | No
     """Mini-batch gradients as dots, their theoretical 2-standard-deviation ellipse, and ∇L as an arrow."""
     g = cloud.gradients
     ax.plot(g[:, 0], g[:, 1], ".", color=color, alpha=0.35, markersize=4,
-            label=label or f"{len(g)} mini-batch gradients, B = {cloud.batch_size}")
+            label=label or tr("{count} mini-batch gradients, B = {batch_size}", count=len(g),
+                              batch_size=cloud.batch_size))
     ellipse = covariance_ellipse(cloud.full_gradient, cloud.covariance)
-    ax.plot(ellipse[:, 0], ellipse[:, 1], color=color, linewidth=1.2, label="2 std of the theory")
+    ax.plot(ellipse[:, 0], ellipse[:, 1], color=color, linewidth=1.2, label=tr("2 std of the theory"))
     ax.annotate("", xy=tuple(cloud.full_gradient), xytext=(0, 0),
                 arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.8})
-    ax.plot([], [], color="black", label="full-batch gradient ∇L")
+    ax.plot([], [], color="black", label=tr("full-batch gradient ∇L"))
     ax.plot(0, 0, "+", color="black", markersize=9)
     ax.set(xlabel="∂L/∂w", ylabel="∂L/∂b")
     return ax
@@ -295,11 +298,11 @@ def plot_gradient_variance(ax: Axes, batch_sizes: Sequence[int], measured: Seque
                            theory: Sequence[float]) -> Axes:
     """Measured E‖g_B − ∇L‖² (dots), the theory tr Σ/B·(m − B)/(m − 1) (line) and tr Σ/B (dashed), log-log."""
     batch_sizes = np.asarray(batch_sizes, dtype=float)
-    ax.loglog(batch_sizes, theory, "-", color="tab:blue", label="theory, without replacement")
+    ax.loglog(batch_sizes, theory, "-", color="tab:blue", label=tr("theory, without replacement"))
     ax.loglog(batch_sizes, theory[0] * batch_sizes[0] / batch_sizes, "--", color="0.5", linewidth=1,
               label="1/B")
-    ax.loglog(batch_sizes, measured, "o", color="tab:red", label="measured")
-    ax.set(xlabel="batch size B", ylabel="variance of the batch gradient")
+    ax.loglog(batch_sizes, measured, "o", color="tab:red", label=tr("measured"))
+    ax.set(xlabel=tr("batch size B"), ylabel=tr("variance of the batch gradient"))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
     return ax
@@ -307,13 +310,16 @@ def plot_gradient_variance(ax: Axes, batch_sizes: Sequence[int], measured: Seque
 
 def plot_escape_finals(ax: Axes, result, label: str | None = None) -> Axes:
     """Where the runs of an escape experiment stopped (before settling), coloured by the minimum they settle in."""
-    for basin, name in ((0, "settles in the global minimum"), (1, "settles in the local minimum"),
-                        (-1, "left the region")):
+    for basin in (0, 1, -1):
         chosen = result.finals[result.basin == basin] if basin >= 0 else result.finals[result.basin < 0]
         if len(chosen):
+            name = (tr("settles in the global minimum ({count})", count=len(chosen)) if basin == 0 else
+                    tr("settles in the local minimum ({count})", count=len(chosen)) if basin == 1 else
+                    tr("left the region ({count})", count=len(chosen)))
             ax.plot(chosen[:, 0], chosen[:, 1], ".", color=BASIN_COLORS[basin], alpha=0.6, markersize=5,
-                    label=f"{name} ({len(chosen)})")
-    ax.set_title(label or f"B = {result.batch_size}, lr = {result.lr:g}, {result.num_steps} steps", fontsize=9)
+                    label=name)
+    ax.set_title(label or tr("B = {batch_size}, lr = {lr:g}, {steps} steps", batch_size=result.batch_size,
+                             lr=result.lr, steps=result.num_steps), fontsize=9)
     return ax
 
 
@@ -321,7 +327,7 @@ def plot_throughput(ax: Axes, batch_sizes: Sequence[int], samples_per_second: Se
                     label: str | None = None, color: str | None = None) -> Axes:
     """Training throughput (samples per second) against the batch size, log-log."""
     ax.loglog(batch_sizes, samples_per_second, "o-", color=color, label=label)
-    ax.set(xlabel="batch size", ylabel="samples per second (training steps)")
+    ax.set(xlabel=tr("batch size"), ylabel=tr("samples per second (training steps)"))
     ax.grid(True, which="major", alpha=0.3)
     return ax
 
@@ -338,15 +344,15 @@ def __getattr__(name: str) -> Any:
 # --- the learning rate: range test and schedules ---------------------------------------------------
 def plot_range_test(ax: Axes, result: RangeTest, *, label: str | None = None, color: str | None = None) -> Axes:
     """The raw and smoothed losses against lr (log axis), with the steepest point and the minimum marked."""
-    line, = ax.plot(result.lrs, result.smoothed, color=color, label=label or "smoothed loss")
+    line, = ax.plot(result.lrs, result.smoothed, color=color, label=label or tr("smoothed loss"))
     ax.plot(result.lrs, result.losses, color=line.get_color(), alpha=0.25, lw=0.8)
     lowest = int(np.argmin(result.smoothed))
     ax.plot(result.min_loss_lr, result.smoothed[lowest], "v", color=line.get_color())
     steep = result.steepest_lr
     ax.plot(steep, np.interp(np.log(steep), np.log(result.lrs), result.smoothed), "o", color=line.get_color())
     ax.set_xscale("log")
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss")
+    ax.set_xlabel(tr("learning rate (log scale)"))
+    ax.set_ylabel(tr("training loss"))
     ax.set_ylim(bottom=0, top=min(float(np.nanmax(result.smoothed)), 2.5 * float(result.smoothed[0])) * 1.05)
     return ax
 
@@ -356,8 +362,8 @@ def plot_schedules(ax: Axes, schedules: Sequence[Schedule], steps_per_epoch: int
     for schedule in schedules:
         x = np.arange(schedule.total_steps)
         ax.plot(x / steps_per_epoch if steps_per_epoch else x, schedule.curve(), label=schedule.name)
-    ax.set_xlabel("epoch" if steps_per_epoch else "update")
-    ax.set_ylabel("learning rate")
+    ax.set_xlabel(tr("epoch") if steps_per_epoch else tr("update"))
+    ax.set_ylabel(tr("learning rate"))
     ax.legend(fontsize="small")
     return ax
 
@@ -380,7 +386,7 @@ def plot_step_series(ax: Axes, values: Sequence[float], *, window: int = 1, labe
     ``window`` steps (plotted at the window's last step); a log y-axis with ``log=True``."""
     smoothed = running_mean(values, window)
     ax.plot(np.arange(window, len(values) + 1), smoothed, label=label, color=color, lw=1.2)
-    ax.set_xlabel("step")
+    ax.set_xlabel(tr("step"))
     if log:
         ax.set_yscale("log")
     return ax
@@ -391,6 +397,6 @@ def plot_layer_stats(ax: Axes, stats: dict[str, Sequence[Any]], field: str, *, y
     against the layer's position (1 = first linear layer), on a log axis."""
     for scheme, layers in stats.items():
         ax.plot(np.arange(1, len(layers) + 1), [getattr(layer, field) for layer in layers], "o-", label=scheme)
-    ax.set(xlabel="linear layer", ylabel=ylabel or field.replace("_", " "), yscale="log")
+    ax.set(xlabel=tr("linear layer"), ylabel=ylabel or field.replace("_", " "), yscale="log")
     return ax
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from lessons_src import descent
 from lessons_src.descent import OPTIMIZER_LABELS, DescentPath
+from lessons_src.language import tr
 from lessons_src.minibatch import NoiseCloud
 from lessons_src.plotting import OPTIMIZER_COLORS
 from lessons_src.surfaces import Surface
@@ -36,23 +37,24 @@ def warning(text: str) -> str:
 def describe_path(path: DescentPath, surface: Surface) -> str:
     """One line of HTML: final loss and distance to the nearest minimum, or where it diverged."""
     if path.diverged_at == 0:
-        return warning("start is outside the region: nothing to run")
+        return warning(tr("start is outside the region: nothing to run"))
     if path.diverged:
-        return parts(f"{warning(f'diverged at step {path.diverged_at}')}:",
-                     "the steps grew until the point left the plot",
-                     f"(largest stable lr at the minimum: {surface.max_stable_lr():.3g})", sep=" ")
+        return parts(warning(tr("diverged at step {step}", step=path.diverged_at)) + ":",
+                     tr("the steps grew until the point left the plot"),
+                     tr("(largest stable lr at the minimum: {lr:.3g})", lr=surface.max_stable_lr()), sep=" ")
     distances = [path.distance_to(m) for m in surface.minima]
     nearest = int(np.argmin(distances))
-    which = "" if len(surface.minima) == 1 else (" (the global one)" if nearest == 0 else " (a local one)")
-    return parts(f"after {path.num_steps} steps: loss {path.final_loss:.4g},",
-                 f"distance to the nearest minimum{which} {distances[nearest]:.3g}", sep=" ")
+    which = "" if len(surface.minima) == 1 else (tr(" (the global one)") if nearest == 0 else tr(" (a local one)"))
+    return parts(tr("after {steps} steps: loss {loss:.4g},", steps=path.num_steps, loss=path.final_loss),
+                 tr("distance to the nearest minimum{which} {distance:.3g}", which=which,
+                    distance=distances[nearest]), sep=" ")
 
 
 def describe_rate(rate: float) -> str:
     """A per-step rate: how many steps make the distance 1000× smaller, or a warning when it grows."""
     if rate >= 1:
-        return f"{warning(f'{rate:.4f}')} (≥ 1: the distance grows)"
-    return f"<b>{rate:.4f}</b> (1000× closer in {np.log(1e-3) / np.log(rate):.0f} steps)"
+        return warning(f"{rate:.4f}") + tr(" (≥ 1: the distance grows)")
+    return f"<b>{rate:.4f}</b>" + tr(" (1000× closer in {steps:.0f} steps)", steps=np.log(1e-3) / np.log(rate))
 
 
 def describe_rates(surface: Surface, lr: float, momentum: float) -> str:
@@ -60,16 +62,17 @@ def describe_rates(surface: Surface, lr: float, momentum: float) -> str:
     lams = surface.curvatures()
     gd, heavy = descent.gd_rate(lr, lams), descent.momentum_rate(lr, momentum, lams)
     star = (f"γ* = (1 − √(η·λmin))² = <b>{descent.critical_momentum(lr, float(lams[0])):.4f}</b>"
-            if lr * lams[0] <= 1 else "γ*: undefined (η·λmin > 1)")
-    return parts(f"λ = {lams[0]:.3g}, {lams[-1]:.3g}", f"rate per step: GD {describe_rate(gd)}",
-                 f"momentum {describe_rate(heavy)}", star)
+            if lr * lams[0] <= 1 else tr("γ*: undefined (η·λmin > 1)"))
+    return parts(f"λ = {lams[0]:.3g}, {lams[-1]:.3g}", tr("rate per step: GD {rate}", rate=describe_rate(gd)),
+                 tr("momentum {rate}", rate=describe_rate(heavy)), star)
 
 
 def describe_distances(paths: dict[str, DescentPath], minimum: np.ndarray) -> str:
     """HTML, one part per labelled path: its distance to ``minimum`` at the end, or where it diverged."""
     return parts(*(
-        warning(f"{label}: diverged at step {path.diverged_at}") if path.diverged else
-        f"{label}: distance {path.distance_to(minimum):.3g} after {path.num_steps} steps"
+        warning(f"{label}: " + tr("diverged at step {step}", step=path.diverged_at)) if path.diverged else
+        f"{label}: " + tr("distance {distance:.3g} after {steps} steps", distance=path.distance_to(minimum),
+                          steps=path.num_steps)
         for label, path in paths.items()))
 
 
@@ -79,20 +82,24 @@ def describe_runs(paths: dict[str, DescentPath], surface: Surface) -> str:
     for name, path in paths.items():
         label = f"<b style='color:{OPTIMIZER_COLORS[name]}'>{OPTIMIZER_LABELS[name]}</b>"
         if path.diverged:
-            lines.append(whole(f"{label}: {warning(f'diverged at step {path.diverged_at}')}"))
+            lines.append(whole(f"{label}: " + warning(tr("diverged at step {step}", step=path.diverged_at))))
         else:
             distance = min(path.distance_to(m) for m in surface.minima)
-            lines.append(parts(f"{label}: loss − L* {path.final_loss - surface.min_loss:.3g},",
-                               f"distance to the nearest minimum {distance:.3g}", sep=" "))
-    return "<br>".join(lines) or "tick at least one optimizer"
+            lines.append(parts(f"{label}: " + tr("loss − L* {gap:.3g},", gap=path.final_loss - surface.min_loss),
+                               tr("distance to the nearest minimum{which} {distance:.3g}", which="",
+                                  distance=distance), sep=" "))
+    return "<br>".join(lines) or tr("tick at least one optimizer")
 
 
 def describe_cloud(cloud: NoiseCloud, num_samples: int) -> str:
     """One line of HTML: iterations per epoch, measured and theoretical variance, share of downhill batches."""
-    head = f"<b>B = {cloud.batch_size}</b>: {cloud.iterations_per_epoch} iterations per epoch (drop_last)"
+    head = f"<b>B = {cloud.batch_size}</b>: " + tr("{iterations} iterations per epoch (drop_last)",
+                                                    iterations=cloud.iterations_per_epoch)
     if cloud.batch_size >= num_samples:
-        return whole(head) + " | " + parts("every batch is the whole data set,", "so every batch gradient <i>is</i> "
-                                           "∇L:", "variance 0,", "the factor (m − B)/(m − 1) = 0", sep=" ")
-    return parts(head, f"variance of g_B: measured <b>{cloud.measured_variance:.4g}</b>, theory "
-                 f"{cloud.theory_variance:.4g}", f"variance × B = {cloud.measured_variance * cloud.batch_size:.3g}",
-                 f"{cloud.share_downhill:.0%} of the batch gradients point downhill (g_B·∇L > 0)")
+        return whole(head) + " | " + parts(tr("every batch is the whole data set,"),
+                                           tr("so every batch gradient <i>is</i> ∇L:"), tr("variance 0,"),
+                                           tr("the factor (m − B)/(m − 1) = 0"), sep=" ")
+    return parts(head, tr("variance of g_B: measured <b>{measured:.4g}</b>, theory {theory:.4g}",
+                          measured=cloud.measured_variance, theory=cloud.theory_variance),
+                 tr("variance × B = {product:.3g}", product=cloud.measured_variance * cloud.batch_size),
+                 tr("{share:.0%} of the batch gradients point downhill (g_B·∇L > 0)", share=cloud.share_downhill))

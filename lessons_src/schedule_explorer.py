@@ -20,6 +20,7 @@ from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
+from lessons_src.language import tr
 from lessons_src.live import (
     TEXT_BOX,
     Blitter,
@@ -143,12 +144,15 @@ def _percent(fraction: float) -> str:
 def describe_view(view: ScheduleView) -> str:
     """One line of HTML: the chosen cell's final validation accuracy (or where it diverged), and the best cell."""
     cell, best = view.cell, view.best
-    head = f"<b style='color:{to_hex(SCHEDULE_COLORS.get(view.name, 'black'))}'>{view.name}</b> at peak lr {view.lr:g}:"
+    name = f"<b style='color:{to_hex(SCHEDULE_COLORS.get(view.name, 'black'))}'>{view.name}</b>"
+    head = tr("{name} at peak lr {lr:g}:", name=name, lr=view.lr)
     if cell["diverged"] is not None:
-        result = warning(f"diverged in epoch {len(cell['epochs']) + 1}")
+        result = warning(tr("diverged in epoch {epoch}", epoch=len(cell["epochs"]) + 1))
     else:
-        result = f"validation accuracy <b>{_percent(cell['final_val_accuracy'])}</b> after {len(cell['epochs'])} epochs"
-    best_text = f"best in the grid: {best['name']} at lr {best['lr']:g}, {_percent(best['final_val_accuracy'])}"
+        result = tr("validation accuracy <b>{accuracy}</b> after {epochs} epochs",
+                    accuracy=_percent(cell["final_val_accuracy"]), epochs=len(cell["epochs"]))
+    best_text = tr("best in the grid: {name} at lr {lr:g}, {accuracy}", name=best["name"], lr=best["lr"],
+                   accuracy=_percent(best["final_val_accuracy"]))
     return parts(head, result, sep=" ") + " | " + parts(best_text)
 
 
@@ -189,19 +193,19 @@ class SchedulePanels:
             cell, chosen = view.cells[name], name == view.name
             line.set_data(cell["epochs"], 100 * cell["val_accuracy"])
             line.set(alpha=1.0 if chosen else 0.3, linewidth=2.2 if chosen else 1.0, marker="o" if chosen else ".")
-        self.diverged_text.set_text(f"diverged: {', '.join(view.diverged)}" if view.diverged else "")
+        self.diverged_text.set_text(tr("diverged: {names}", names=", ".join(view.diverged)) if view.diverged else "")
 
 
 def schedule_panels(ax_lr, ax_accuracy, grid: dict) -> SchedulePanels:
     """Style the two axes (fixed epochs; :meth:`SchedulePanels.show` sets the y-limits) and create the empty artists."""
     num_epochs = grid["settings"]["num_epochs"]
-    ax_lr.set(xlim=(0, num_epochs), xticks=range(num_epochs + 1), xlabel="epoch", ylabel="lr")
-    ax_lr.set_title("lr of every update", fontsize=9, y=1.01)
+    ax_lr.set(xlim=(0, num_epochs), xticks=range(num_epochs + 1), xlabel=tr("epoch"), ylabel="lr")
+    ax_lr.set_title(tr("lr of every update"), fontsize=9, y=1.01)
     ax_lr.grid(True, alpha=0.3)
     (lr_line,) = ax_lr.plot([], [], linewidth=1.6)
-    ax_accuracy.set(xlim=(0.8, num_epochs + 0.2), xticks=range(1, num_epochs + 1), xlabel="epoch",
-                    ylabel="validation accuracy (%)")
-    ax_accuracy.set_title("validation accuracy at this peak lr", fontsize=9, y=1.01)
+    ax_accuracy.set(xlim=(0.8, num_epochs + 0.2), xticks=range(1, num_epochs + 1), xlabel=tr("epoch"),
+                    ylabel=tr("validation accuracy (%)"))
+    ax_accuracy.set_title(tr("validation accuracy at this peak lr"), fontsize=9, y=1.01)
     ax_accuracy.grid(True, alpha=0.3)
     lines = {name: ax_accuracy.plot([], [], color=SCHEDULE_COLORS.get(name, "black"), markersize=5)[0]
              for name in grid_names(grid)}
@@ -225,7 +229,7 @@ class ScheduleExplorer(Explorer):
         lr = lrs[len(lrs) // 2] if lr is None else lr
         first = grid_curves(grid, name, lr)  # refuses a name or lr not in the grid
         self.grid, self.steps_per_epoch = grid, check_steps_per_epoch(grid, steps_per_epoch)
-        self.schedule_picker = widgets.Dropdown(options=list(names), value=name, description="schedule")
+        self.schedule_picker = widgets.Dropdown(options=list(names), value=name, description=tr("schedule"))
         self.lr_slider = widgets.SelectionSlider(options=[(f"{v:g}", v) for v in lrs], value=first["lr"],
                                                  description="lr")
         self.readout = widgets.HTML()

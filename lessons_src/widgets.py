@@ -30,6 +30,7 @@ from lessons_src.descent import (
     momentum_runs,
     run_descent,
 )
+from lessons_src.language import tr
 from lessons_src.live import (
     TEXT_BOX,
     Blitter,
@@ -89,6 +90,29 @@ SURFACE_3D_MESH = 24  # the 3-D panel redraws in full on every turn: a coarser m
 MOMENTUM_LINES = {"gd": ("plain GD", "tab:blue"), "momentum": ("momentum", "tab:red")}
 
 
+def momentum_label(key: str) -> str:
+    """The label of MOMENTUM_LINES[key] in the language in use."""
+    label = MOMENTUM_LINES[key][0]
+    return {"plain GD": tr("plain GD"), "momentum": tr("momentum")}.get(label, label)
+
+
+def describe_divergence(gd: DescentPath, heavy: DescentPath) -> str:
+    """The step at which plain GD and momentum diverged, for the runs that did ("" when neither did)."""
+    if gd.diverged and heavy.diverged:
+        return tr("GD diverged at step {gd}; momentum diverged at step {momentum}", gd=gd.diverged_at,
+                  momentum=heavy.diverged_at)
+    if gd.diverged:
+        return tr("GD diverged at step {step}", step=gd.diverged_at)
+    return tr("momentum diverged at step {step}", step=heavy.diverged_at) if heavy.diverged else ""
+
+
+def point_label(key: str) -> str:
+    """The label of NOISE_CLOUD_POINTS[key] in the language in use (in English when no translation knows it)."""
+    label = NOISE_CLOUD_POINTS[key][0]
+    return {"at the start (0, −2.5)": tr("at the start (0, −2.5)"),
+            "near the minimum, at (−3.5, 0.6)": tr("near the minimum, at (−3.5, 0.6)")}.get(label, label)
+
+
 # --- lesson 01: gradient descent on a surface --------------------------------------------------------
 class LossSurfaceExplorer(Explorer):
     """Gradient descent on a 2-D loss surface: contour + path, loss vs step, and a 3-D view."""
@@ -98,11 +122,11 @@ class LossSurfaceExplorer(Explorer):
         self.surface_picker = surface_picker(list(SURFACES), first.name)
         self.lr_slider = StrictFloatLogSlider(value=first.lr, base=10, min=-4, max=0.5, step=0.05,
                                               description="lr", readout_format=".4f")
-        self.steps_slider = StrictIntSlider(value=first.num_steps, min=0, max=1000, description="steps")
-        self.w1_slider = StrictFloatSlider(description="start w1", step=0.05)
-        self.w2_slider = StrictFloatSlider(description="start w2", step=0.05)
-        self.elev_slider = StrictIntSlider(value=35, min=-90, max=90, description="elevation")
-        self.azim_slider = StrictIntSlider(value=-60, min=-180, max=180, description="azimuth")
+        self.steps_slider = StrictIntSlider(value=first.num_steps, min=0, max=1000, description=tr("steps"))
+        self.w1_slider = StrictFloatSlider(description=tr("start w1"), step=0.05)
+        self.w2_slider = StrictFloatSlider(description=tr("start w2"), step=0.05)
+        self.elev_slider = StrictIntSlider(value=35, min=-90, max=90, description=tr("elevation"))
+        self.azim_slider = StrictIntSlider(value=-60, min=-180, max=180, description=tr("azimuth"))
         self.readout = widgets.HTML()
         self.show_3d = show_3d
         self.fig, (self.ax_contour, self.ax_loss) = two_panels()
@@ -185,7 +209,7 @@ class LossSurfaceExplorer(Explorer):
         self.start_marker.set_data(points[:1, 0], points[:1, 1])
         self.end_marker.set_data(points[-1:, 0], points[-1:, 1])
         self.end_marker.set_marker("x" if path.diverged else "s")
-        self.diverged_text.set_text(f"diverged at step {path.diverged_at}" if path.diverged else "")
+        self.diverged_text.set_text(tr("diverged at step {step}", step=path.diverged_at) if path.diverged else "")
         self.loss_line.set_data(*log_curve(path.losses - surface.min_loss, LOSS_FLOOR))
         self._full_redraw |= fit_step_axis(self.ax_loss, runs.num_steps)
         if self.ax3d is not None:
@@ -218,10 +242,10 @@ class MomentumExplorer(Explorer):
         self.lr_slider = StrictFloatLogSlider(value=get_surface(surface).lr, base=10, min=-3, max=0, step=0.02,
                                               description="lr η", readout_format=".4f")
         self.momentum_slider = StrictFloatSlider(value=0.9, min=0.0, max=0.99, step=0.001,
-                                                 description="momentum γ", readout_format=".3f",
+                                                 description=tr("momentum γ"), readout_format=".3f",
                                                  style={"description_width": "initial"})
-        self.steps_slider = StrictIntSlider(value=100, min=0, max=500, description="steps")
-        self.snap_button = widgets.Button(description="set γ to γ*", tooltip="critical damping")
+        self.steps_slider = StrictIntSlider(value=100, min=0, max=500, description=tr("steps"))
+        self.snap_button = widgets.Button(description=tr("set γ to γ*"), tooltip=tr("critical damping"))
         self.readout = widgets.HTML()
         self.rates_readout = widgets.HTML()
         self.fig, (self.ax_contour, self.ax_distance) = two_panels()
@@ -257,20 +281,21 @@ class MomentumExplorer(Explorer):
         contour_panel(self.ax_contour, surface)
         self.ax_distance.clear()
         self.lines, self.distance_lines, self.theory_lines, self.end_markers = {}, {}, {}, {}
-        for key, (label, color) in MOMENTUM_LINES.items():
+        for key, (_, color) in MOMENTUM_LINES.items():
+            label = momentum_label(key)
             (self.lines[key],) = self.ax_contour.plot([], [], ".-", color=color, markersize=3,
                                                       linewidth=1.1, label=label)
             (self.end_markers[key],) = self.ax_contour.plot([], [], "s", color=color, markersize=7)
             (self.distance_lines[key],) = self.ax_distance.plot([1], [1], color=color, label=label)
             (self.theory_lines[key],) = self.ax_distance.plot(
-                [1], [1], "--", color=color, linewidth=0.9, label=f"{label}: theory d₀·rᵗ")
+                [1], [1], "--", color=color, linewidth=0.9, label=tr("{label}: theory d₀·rᵗ", label=label))
         self.ax_contour.plot(*surface.start, "o", color="black", markersize=6)
         self.ax_contour.legend(loc="lower left", fontsize=8)
         self.diverged_text = warning_text(self.ax_contour, 0.93)
         W1, W2, _ = surface.grid()
         farthest = float(np.hypot(W1 - surface.minima[0][0], W2 - surface.minima[0][1]).max())
         style_step_panel(self.ax_distance, top=10 * farthest, floor=DISTANCE_FLOOR, ylabel="‖w − w*‖",
-                         title="distance to the minimum")
+                         title=tr("distance to the minimum"))
         self.ax_distance.legend(loc="lower left", fontsize=7)
         fix_label_positions(self.ax_contour, self.ax_distance)
         self.blitter.set_artists([*self.lines.values(), *self.end_markers.values(),
@@ -280,7 +305,7 @@ class MomentumExplorer(Explorer):
 
     def show(self, runs: MomentumRuns) -> None:
         """Move the existing artists to show both runs (diverged or empty ones included) and their theory."""
-        minimum, diverged = runs.surface.global_minimum, []
+        minimum = runs.surface.global_minimum
         for key, path in runs.paths.items():
             self.lines[key].set_data(path.points[:, 0], path.points[:, 1])
             self.end_markers[key].set_data(path.points[-1:, 0], path.points[-1:, 1])
@@ -288,11 +313,9 @@ class MomentumExplorer(Explorer):
             self.distance_lines[key].set_data(*log_curve(distances_to(path, minimum), DISTANCE_FLOOR))
             theory = runs.theory[key]
             self.theory_lines[key].set_data(np.arange(len(theory)), np.clip(theory, DISTANCE_FLOOR, 1e300))
-            if path.diverged:
-                diverged.append(f"{'GD' if key == 'gd' else 'momentum'} diverged at step {path.diverged_at}")
-        self.diverged_text.set_text("; ".join(diverged))
+        self.diverged_text.set_text(describe_divergence(runs.paths["gd"], runs.paths["momentum"]))
         self._full_redraw |= fit_step_axis(self.ax_distance, runs.num_steps)
-        self.readout.value = describe_distances({"GD": runs.paths["gd"], "momentum": runs.paths["momentum"]},
+        self.readout.value = describe_distances({"GD": runs.paths["gd"], tr("momentum"): runs.paths["momentum"]},
                                                 minimum)
         self.rates_readout.value = describe_rates(runs.surface, runs.lr, runs.momentum)
 
@@ -324,9 +347,9 @@ class OptimizerComparison(Explorer):
                                                    readout_format=".4f", continuous_update=False)
                            for n in OPTIMIZER_NAMES}
         self.momentum_slider = StrictFloatSlider(value=0.9, min=0.0, max=0.99, step=0.01,
-                                                 description="momentum γ", readout_format=".2f",
+                                                 description=tr("momentum γ"), readout_format=".2f",
                                                  continuous_update=False)
-        self.steps_slider = StrictIntSlider(min=0, max=1000, description="steps")
+        self.steps_slider = StrictIntSlider(min=0, max=1000, description=tr("steps"))
         self.readout = widgets.HTML()
         self.fig, (self.ax_contour, self.ax_loss) = two_panels()
         # the key goes under the panels, where it can never hide a path
@@ -393,9 +416,13 @@ class OptimizerComparison(Explorer):
         """The whole comparison as one widget."""
         if not hasattr(self, "_widget"):
             rows = [control_panel(self.checkboxes[n], self.lr_sliders[n]) for n in self.checkboxes]
-            controls = widgets.VBox([control_panel(self.surface_picker, self.steps_slider), *rows,  # beside the
-                                     control_panel(self.momentum_slider)],  # figure when wide, above when narrow
-                                    layout=widgets.Layout(width="420px", max_width="100%"))
+            panels = [control_panel(self.surface_picker, self.steps_slider), *rows, control_panel(self.momentum_slider)]
+            for panel in panels:  # ~400 px each: one column beside the figure, two or more abreast above it
+                panel.layout.width, panel.layout.flex, panel.layout.max_width = "auto", "1 1 400px", "100%"
+            # beside the figure when the window is wide; above it, as wide as the window, when narrow
+            controls = widgets.Box(panels, layout=widgets.Layout(display="flex", flex_flow="row wrap",
+                                                                 align_items="flex-start", align_content="flex-start",
+                                                                 flex="1 1 420px", max_width="100%"))
             self._widget = widgets.VBox([wrapping_row(controls, figure_box(self.fig)), readout_panel(self.readout)])
         return self._widget
 
@@ -420,9 +447,9 @@ class NoiseCloudExplorer(Explorer):
                                   remedy="draw fewer batches")
         self.problem, self.seed, self._curves = breast_cancer_logistic(), as_int("seed", seed), {}
         self.batch_slider = widgets.SelectionSlider(options=NOISE_CLOUD_BATCH_SIZES, value=batch_size,
-                                                    description="batch size")
-        self.point_picker = widgets.Dropdown(options=[(label, key) for key, (label, _) in NOISE_CLOUD_POINTS.items()],
-                                             value=point, description="point w")
+                                                    description=tr("batch size"))
+        self.point_picker = widgets.Dropdown(options=[(point_label(key), key) for key in NOISE_CLOUD_POINTS],
+                                             value=point, description=tr("point w"))
         self.readout = widgets.HTML()
         self.fig, (self.ax_cloud, self.ax_variance) = two_panels(figsize=(8.5, 3.8))
         self.blitter = Blitter(self.fig)
@@ -444,7 +471,7 @@ class NoiseCloudExplorer(Explorer):
 
     def _draw_static(self, point: str) -> None:
         """Draw the static layers for ``point`` (fixed limits, the arrow, variance curves) and the moving artists."""
-        label, w = NOISE_CLOUD_POINTS[point]
+        w = NOISE_CLOUD_POINTS[point][1]
         full = self.problem.grad(w)
         corners = np.vstack([self.problem.sample_grads(w), full, np.zeros(2)])  # B = 1 reaches any sample's
         low, high = corners.min(axis=0), corners.max(axis=0)
@@ -455,7 +482,7 @@ class NoiseCloudExplorer(Explorer):
                xlabel="∂L/∂w", ylabel="∂L/∂b")
         ax.annotate("", xy=tuple(full), xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.8})
         ax.plot(0, 0, "+", color="black", markersize=9)
-        ax.set_title(f"batch gradients {label}; arrow: ∇L", fontsize=9, y=1.01)
+        ax.set_title(tr("batch gradients {point}; arrow: ∇L", point=point_label(point)), fontsize=9, y=1.01)
         (self.cloud_dots,) = ax.plot([], [], ".", color=NOISE_CLOUD_COLOR, alpha=0.35, markersize=4)
         (self.ellipse_line,) = ax.plot([], [], color=NOISE_CLOUD_COLOR, linewidth=1.2)
         self.batch_text = ax.text(0.03, 0.95, "", transform=ax.transAxes, va="top", fontsize=9, bbox=TEXT_BOX)
@@ -472,15 +499,15 @@ class NoiseCloudExplorer(Explorer):
         curve, ax = self._curves[point], self.ax_variance
         self.measured_by_batch = dict(zip(curve.batch_sizes.tolist(), curve.measured.tolist(), strict=True))
         ax.clear()
-        ax.loglog(curve.batch_sizes, curve.theory, "-", color="tab:blue", label="theory Σ/B·(m − B)/(m − 1)")
+        ax.loglog(curve.batch_sizes, curve.theory, "-", color="tab:blue", label=tr("theory Σ/B·(m − B)/(m − 1)"))
         ax.loglog(curve.batch_sizes, curve.theory[0] / curve.batch_sizes, "--", color="0.5", linewidth=1, label="1/B")
         ax.loglog(curve.batch_sizes, curve.measured, "o", color=NOISE_CLOUD_COLOR, markersize=4,
-                  label=f"measured, {self.num_batches} batches")
+                  label=tr("measured, {count} batches", count=self.num_batches))
         (self.current_marker,) = ax.plot([], [], "o", markersize=13, markerfacecolor="none",
                                          markeredgecolor="black", markeredgewidth=1.5)
-        ax.set(xlabel="batch size B", ylabel="E‖g_B − ∇L‖²")
+        ax.set(xlabel=tr("batch size B"), ylabel="E‖g_B − ∇L‖²")
         ax.set_ylim(curve.theory.min() / 5, curve.theory.max() * 3)  # fixed, so slider moves are blits
-        ax.set_title("variance of a batch gradient", fontsize=9, y=1.01)
+        ax.set_title(tr("variance of a batch gradient"), fontsize=9, y=1.01)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7, loc="lower left")
 
@@ -490,7 +517,8 @@ class NoiseCloudExplorer(Explorer):
         self.cloud_dots.set_data(cloud.gradients[:, 0], cloud.gradients[:, 1])
         ellipse = covariance_ellipse(cloud.full_gradient, cloud.covariance)
         self.ellipse_line.set_data(ellipse[:, 0], ellipse[:, 1])
-        self.batch_text.set_text(f"B = {cloud.batch_size}: {len(cloud.gradients)} batch gradients")
+        self.batch_text.set_text(tr("B = {batch_size}: {count} batch gradients", batch_size=cloud.batch_size,
+                                    count=len(cloud.gradients)))
         noisy = cloud.batch_size < m
         self.current_marker.set_data([cloud.batch_size] if noisy else [], [cloud.measured_variance] if noisy else [])
         self.readout.value = describe_cloud(cloud, m)

@@ -154,8 +154,9 @@ def _stop(lab: Lab) -> None:
 
 
 @contextmanager
-def course_lab(workdir: Path, start_timeout_s: float = 180) -> Iterator[Lab]:
-    """`./course lab --no-browser --port P --IdentityProvider.token=T` on a copy of the checkout in ``workdir``."""
+def course_lab(workdir: Path, start_timeout_s: float = 180, lang: str | None = None) -> Iterator[Lab]:
+    """`./course lab --no-browser --port P --IdentityProvider.token=T` on a copy of the checkout in ``workdir``
+    (with ``--lang LANG`` when ``lang`` is given)."""
     checkout = copy_checkout(workdir / "checkout")
     installed = ROOT / ".venv" / ".course-installed"
     if not installed.exists() or installed.read_text().strip() != install_stamp(checkout):
@@ -176,7 +177,8 @@ def course_lab(workdir: Path, start_timeout_s: float = 180) -> Iterator[Lab]:
     # editable install names: the test sees one snapshot even while someone edits the checkout
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))
     port, token = free_port(), secrets.token_hex(16)
-    command = [str(checkout / "course"), "lab", "--no-browser", f"--port={port}", f"--IdentityProvider.token={token}"]
+    command = [str(checkout / "course"), "lab", *(["--lang", lang] if lang else []), "--no-browser", f"--port={port}",
+               f"--IdentityProvider.token={token}"]
     # `timeout` stops the server (its whole group) after SERVER_LIFETIME_S; `setpriv --pdeathsig` sends it
     # SIGTERM, which it passes on to the group, as soon as this test process dies, however it dies
     command = ["timeout", "-k", "10", str(SERVER_LIFETIME_S), *command]

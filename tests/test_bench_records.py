@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def test_the_lesson_table_run_times_and_the_series_row_are_series_time_json():
 
 def test_the_busy_neighbour_row_is_busy_neighbour_json():
     busy = record("busy_neighbour")
-    row = performance_row("the longest training lesson (08) while another program keeps one core busy")
+    row = performance_row("lesson 08, the training lesson this bar was set for, while another program keeps one core busy")
     assert f"{busy['beside one busy process']['seconds']:.1f} s on 1 thread" in row
     assert f"{busy['alone']['seconds']:.1f} s alone on 2 threads" in row
     assert busy["beside one busy process"]["setup"].endswith("threads: 1") and busy["alone"]["setup"].endswith("2")
@@ -166,3 +167,40 @@ def test_the_linear_scaling_row_is_linear_scaling_json():
     limit = min((r for r in big if r["warmup"] and r["diverged_seeds"] == seeds), key=lambda r: r["factor"])
     assert f"{limit['factor']}× diverges even with warm-up" in row, row
     assert all(r["diverged_seeds"] == 0 for r in big if r["warmup"] and r["factor"] < limit["factor"])
+
+
+def performance_rows() -> list[str]:
+    """The rows of the README's Performance table."""
+    section = README.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ")]
+
+
+def numbers_before(words: str, rows: list[str]) -> list[int]:
+    """Every number written before ``words`` in the rows: "31 / 29 ms median" gives 31 and 29."""
+    found = []
+    for row in rows:
+        for group in re.findall(r"(?<!≤ )(?<![\d.])((?:\d+ / )*\d+) " + re.escape(words), row):
+            found += [int(n) for n in group.split(" / ")]
+    return found
+
+
+def test_the_browser_latencies_in_the_performance_rows_are_browser_latency_json():
+    controls = record("browser_latency")["controls"]
+    rows = [row for row in performance_rows() if "browser" in row and "BENCH_NEIGHBOUR" not in row]
+    for words, key in (("ms median", "median_ms"), ("ms p95", "p95_ms")):
+        want = sorted(round(c[key]) for c in controls.values())
+        assert sorted(numbers_before(words, rows)) == want, f"the README's browser {words} are not the record's"
+    settles = sorted(round(c["fast_drag"]["settle_ms"]) for c in controls.values() if "floor" not in c.get("name", ""))
+    written = sorted(numbers_before("ms after a drag", rows) + numbers_before("ms after the last key", rows))
+    assert set(written) <= set(settles), f"a settle time in the README is not the record's: {written} vs {settles}"
+
+
+def test_a_notebook_reads_a_record_from_any_folder_and_a_wrong_name_is_named(tmp_path, monkeypatch):
+    import pytest
+
+    from lessons_src.records import bench_record
+
+    monkeypatch.chdir(tmp_path)  # as from notebooks/zh/ or a learner's copy: the record is found all the same
+    assert bench_record("series_time") == record("series_time")
+    with pytest.raises(FileNotFoundError, match=r"name must be one of \[.*'series_time'.*\]; run bench/nope.py"):
+        bench_record("nope")

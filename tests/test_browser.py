@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from lessons_src.editions import load_catalog
 from tests.browser_lab import CHROMIUM, ROOT, chromium, course_lab, not_found
 
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -226,13 +227,14 @@ def first_error(page) -> str | None:
     return stderr.first.inner_text()[-2000:] if stderr.count() else None
 
 
-def run_all(page, lab) -> float:
-    """Run → Run All Cells once the kernel is up; wait for every cell's number and an idle kernel."""
+def run_all(page, lab, run_menu: str = "Run") -> float:
+    """Run → Run All Cells once the kernel is up (``run_menu``: the Run menu's name in the interface's language);
+    wait for every cell's number and an idle kernel."""
     wait_until(lambda: kernel_idle(lab), 120, "the kernel to start")
     page.locator(f"{PANEL} .jp-Spinner").wait_for(state="detached", timeout=60_000)
     page.locator(f"{PANEL} .jp-Cell").first.click()  # make the notebook the current widget
     for _attempt in range(3):
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-MenuBar-item", has_text=run_menu).first.click()
         page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
         try:
             wait_until(lambda: any(p != "[ ]:" for p in prompts(page)), 20, "the first cell to start")
@@ -456,3 +458,56 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
         page.close()
         lab.shutdown_kernels()
         wait_until(lambda: not lab.kernels(), 30, "the kernel to shut down")
+
+
+# --- the translated editions ------------------------------------------------------------------------------------
+# JupyterLab's File and Run menus in each language (its official language packs), and words of the 01 explorer's
+# readout in the edition's language (lessons_src/messages)
+EDITIONS = {"zh": {"menus": ("文件", "运行"), "readout": "步之后"},
+            "ja": {"menus": ("ファイル", "実行"), "readout": "ステップ後"}}
+
+
+@pytest.mark.parametrize("lang", sorted(EDITIONS))
+def test_a_translated_edition_in_course_lab_with_the_interface_in_its_language(tmp_path, browser, lang):
+    """`./course lab --lang LANG` opens the edition's lesson 00 with JupyterLab in that language; its lesson 01
+    runs all, its figures load, its explorer answers the keyboard and reads out in that language."""
+    words = EDITIONS[lang]
+    folder = f"notebooks/{lang}"
+    with course_lab(tmp_path, lang=lang) as lab:
+        page = browser.new_page(viewport=VIEWPORTS[0])
+        page.add_init_script(FRAME_COUNTER)
+        stem = f"{lang}-01_gradient_descent"
+        try:
+            page.goto(lab.url("/"), wait_until="domcontentloaded")  # the start page ./course lab --lang names
+            page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
+            menus = page.locator(".lm-MenuBar-item").all_inner_texts()
+            assert all(menu in menus for menu in words["menus"]), f"the menus are not in {lang}: {menus}"
+            title = page.locator(f"{PANEL} .jp-MarkdownCell h1").first.inner_text()
+            want = load_catalog(lang, "00_setup_check")["cells"]
+            assert any(title.rstrip("¶ ").strip() in entry["text"] for entry in want.values()), title
+            page.goto("about:blank")  # leave lesson 00, so that nothing starts its kernel again
+            wait_until(lambda: not lab.shutdown_kernels() and not lab.kernels(), 60, "lesson 00's kernel to stop")
+            log_start = lab.log_size()
+            page.goto(lab.url(f"/lab/workspaces/{stem}/tree/{folder}/01_gradient_descent.ipynb?reset"),
+                      wait_until="domcontentloaded")
+            page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
+            run_all(page, lab, run_menu=words["menus"][1])
+            explorers = page.locator(EXPLORER)
+            wait_until(lambda: explorers.count() == EXPLORERS["01_gradient_descent"], 60, "the explorer")
+            settle(page)
+            images = page.locator(PANEL).evaluate(IMAGES_JS)
+            faults = [f"image did not load: {image}" for image in images if image["naturalWidth"] == 0]
+            faults += output_faults(page) + redrawing_when_idle(page)
+            faults += poke(page, "01_gradient_descent", 0, explorers.first)
+            if words["readout"] not in explorers.first.inner_text():
+                faults.append(f"the explorer's readout is not in {lang}: {explorers.first.inner_text()[:300]!r}")
+            faults += [f"the server answered 404 for {url}" for url in not_found(lab.log(log_start))]
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            explorers.first.screenshot(path=str(ARTIFACTS / f"{stem}-explorer.png"))
+            assert images and not faults, f"{folder}/01_gradient_descent.ipynb:\n" + "\n".join(faults)
+        except (Exception, pytest.fail.Exception):
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{stem}-failure.png"))
+            raise
+        finally:
+            page.close()

@@ -132,6 +132,33 @@ def test_lab_takes_the_callers_ip_and_folder_instead_of_clashing_with_its_defaul
     assert args.count("default_url") == 1, "a start page given by the caller replaces lesson 00"
 
 
+@pytest.mark.parametrize(("lang", "locale"), [("zh", "zh_CN"), ("ja", "ja_JP")])
+def test_lab_lang_opens_the_edition_with_the_interface_in_its_language(repo, tmp_path, lang, locale):
+    record = fake_venv(repo)
+    (repo / "notebooks" / lang).mkdir()
+    (repo / "notebooks" / lang / NOTEBOOKS[0].name).write_text("{}")
+    result = run(repo / "course", "lab", "--lang", lang, "--no-browser", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (_, args), = [call for call in calls(record) if call[1].startswith("-m jupyter lab ")]
+    assert f"--LabApp.default_url=/lab/tree/notebooks/{lang}/{NOTEBOOKS[0].name}" in args
+    assert "--lang" not in args and args.endswith("--no-browser")
+    settings = re.search(r"--LabApp\.app_settings_dir=(\S+)", args).group(1)
+    overrides = json.loads((Path(settings) / "overrides.json").read_text())
+    assert overrides == {"@jupyterlab/translation-extension:plugin": {"locale": locale}}
+    assert (Path(settings).parent / "static").is_symlink(), "JupyterLab reads the built application beside them"
+    plain = run(repo / "course", "lab", "--no-browser", cwd=tmp_path)
+    assert plain.returncode == 0
+    assert "app_settings_dir" not in calls(record)[-1][1], "./course lab without --lang stays English"
+
+
+def test_lab_lang_refuses_a_language_or_an_edition_it_lacks(repo, tmp_path):
+    fake_venv(repo)
+    bad = run(repo / "course", "lab", "--lang", "fr", cwd=tmp_path)
+    assert bad.returncode == 1 and "--lang must be zh (中文) or ja (日本語)" in bad.stderr and "got 'fr'" in bad.stderr
+    missing = run(repo / "course", "lab", "--lang=ja", cwd=tmp_path)
+    assert missing.returncode == 1 and "notebooks/ja/ has no notebooks" in missing.stderr
+
+
 # ---- the real thing: ./course lab as the README says, checked over HTTP ----
 
 def free_port() -> int:
