@@ -40,6 +40,7 @@ from lessons_src.feedback import (
     wrong,
 )
 from lessons_src.landscape_checks import check_filter_normalize, check_hvp
+from lessons_src.language import tr
 from lessons_src.loop_checks import (
     check_fixed_evaluate,
     check_loader_from_frame,
@@ -79,7 +80,7 @@ def check_gradient_at_2_minus_1(answer: Any) -> CheckResult:
     if unanswered(answer):
         return no_answer(what)
     if same_numbers(answer, expected):
-        return right(what, "correct")
+        return right(what, tr("correct"))
     got = as_array(answer)
     if got is not None and got.shape == (2,) and np.allclose(got, -expected):
         return wrong(what, "that is −∇L, the way downhill; the gradient points uphill", hint)

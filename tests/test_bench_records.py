@@ -70,7 +70,8 @@ def test_the_lesson_table_run_times_and_the_series_row_are_series_time_json():
 
 def test_the_busy_neighbour_row_is_busy_neighbour_json():
     busy = record("busy_neighbour")
-    row = performance_row("lesson 08, the training lesson this bar was set for, while another program keeps one core busy")
+    row = performance_row("lesson 08, the training lesson this bar was set for, while another program keeps one core "
+                          "busy")
     assert f"{busy['beside one busy process']['seconds']:.1f} s on 1 thread" in row
     assert f"{busy['alone']['seconds']:.1f} s alone on 2 threads" in row
     assert busy["beside one busy process"]["setup"].endswith("threads: 1") and busy["alone"]["setup"].endswith("2")

@@ -39,7 +39,7 @@ LINK_TARGET = re.compile(r"\]\(([^)\s]+)")
 def test_every_cell_is_translated_from_the_current_english(lang, stem):
     found = problems(lang, stem)
     assert not found, (f"the {LANGUAGES[lang]} edition of {stem} is not complete and current "
-                       "(python3 lessons_src/editions.py todo {lang} {stem} lists the cells):\n"
+                       f"(python3 lessons_src/editions.py todo {lang} {stem} lists the cells):\n"
                        + "\n".join(map(str, found)))
 
 
