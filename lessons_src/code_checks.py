@@ -24,6 +24,7 @@ from lessons_src.feedback import (
     same_numbers,
     wrong,
 )
+from lessons_src.language import tr
 from lessons_src.surfaces import get_surface
 
 
@@ -50,12 +51,12 @@ def _autograd(loss_of_w: Callable, w: torch.Tensor) -> torch.Tensor:
 
 def _factor_diagnosis(m: int) -> dict[float, str]:
     """What a gradient off by a constant factor usually means, for m samples."""
-    return {-1.0: "it has the opposite sign of autograd's: check the sign of each factor of the chain",
-            0.5: "it is half of autograd's: a factor 2 is missing (the derivative of u² is 2u)",
-            2.0: "it is twice autograd's: a factor 2 too many",
-            float(m): f"it is m = {m} times autograd's: the loss is a mean over the m samples, so its gradient "
-                      "is one too",
-            1.0 / m: f"it is 1/m = 1/{m} of autograd's: this loss is a sum over the samples, not a mean"}
+    return {-1.0: tr("it has the opposite sign of autograd's: check the sign of each factor of the chain"),
+            0.5: tr("it is half of autograd's: a factor 2 is missing (the derivative of u² is 2u)"),
+            2.0: tr("it is twice autograd's: a factor 2 too many"),
+            float(m): tr("it is m = {m} times autograd's: the loss is a mean over the m samples, so its gradient "
+                         "is one too", m=m),
+            1.0 / m: tr("it is 1/m = 1/{m} of autograd's: this loss is a sum over the samples, not a mean", m=m)}
 
 
 def _check_gradient_function(fn: Any, *, what: str, hint: str, args_of: Callable, reference: Callable) -> CheckResult:
@@ -67,18 +68,18 @@ def _check_gradient_function(fn: Any, *, what: str, hint: str, args_of: Callable
         if failure is not None:
             return failure
         if got is None:
-            return wrong(what, f"your function returned None; it should return a tensor of shape "
-                               f"{tuple(want.shape)}", hint)
+            return wrong(what, tr("your function returned None; it should return a tensor of shape {shape}",
+                                  shape=tuple(want.shape)), hint)
         got_array = as_array(got)
         if got_array is None or got_array.shape != tuple(want.shape):
             shape = None if got_array is None else got_array.shape
-            return wrong(what, f"expected shape {tuple(want.shape)}, got {shape}", hint)
+            return wrong(what, tr("expected shape {want}, got {shape}", want=tuple(want.shape), shape=shape), hint)
         if not same_numbers(got, want):
             known = describe_factor(ratio_to(got, want), _factor_diagnosis(len(case[0])))
             largest = float(np.nanmax(np.abs(got_array - want.numpy())))
-            return wrong(what, known or f"the shape is right but the values differ from autograd's (largest "
-                                        f"difference {largest:.3g})", hint)
-    return right(what, "matches autograd on every test case")
+            return wrong(what, known or tr("the shape is right but the values differ from autograd's (largest "
+                                           "difference {largest:.3g})", largest=largest), hint)
+    return right(what, tr("matches autograd on every test case"))
 
 
 def check_mse_gradient(fn: Any) -> CheckResult:
@@ -86,9 +87,9 @@ def check_mse_gradient(fn: Any) -> CheckResult:
     def reference(X, y, w):
         return _autograd(lambda v: ((X @ v - y) ** 2).mean(), w)
     return _check_gradient_function(
-        fn, what="gradient of the MSE", args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]), reference=reference,
-        hint="two layers, as in section 2: the outer square of the error, the inner Xw − y. Multiply their "
-             "derivatives, and check the shapes: the result has one entry per weight.")
+        fn, what=tr("gradient of the MSE"), args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]), reference=reference,
+        hint=tr("two layers, as in section 2: the outer square of the error, the inner Xw − y. Multiply their "
+                "derivatives, and check the shapes: the result has one entry per weight."))
 
 
 def check_mean_bce_gradient(fn: Any) -> CheckResult:
@@ -96,10 +97,10 @@ def check_mean_bce_gradient(fn: Any) -> CheckResult:
     def reference(X, y, w):
         return _autograd(lambda v: torch.nn.functional.binary_cross_entropy(torch.sigmoid(X @ v), y), w)
     return _check_gradient_function(
-        fn, what="gradient of the mean BCE", args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]),
+        fn, what=tr("gradient of the mean BCE"), args_of=lambda X, y, w01, w12: (X, y, w01[:, :1]),
         reference=reference,
-        hint="start from section 3's gradient of the summed loss; what does dividing a loss by a constant do "
-             "to its gradient?")
+        hint=tr("start from section 3's gradient of the summed loss; what does dividing a loss by a constant do "
+                "to its gradient?"))
 
 
 def check_tanh_hidden_gradient(fn: Any) -> CheckResult:
@@ -110,9 +111,9 @@ def check_tanh_hidden_gradient(fn: Any) -> CheckResult:
             return torch.nn.functional.binary_cross_entropy(sigma2, y, reduction="sum")
         return _autograd(loss, w01)
     return _check_gradient_function(
-        fn, what="gradient of w01 with a tanh hidden layer", args_of=lambda *case: case, reference=reference,
-        hint="section 4's δ⁽¹⁾ is a product of three factors; only one belongs to the hidden activation. "
-             "Differentiate tanh and write the result with tanh itself, as σ(1 − σ) is written with σ.")
+        fn, what=tr("gradient of w01 with a tanh hidden layer"), args_of=lambda *case: case, reference=reference,
+        hint=tr("section 4's δ⁽¹⁾ is a product of three factors; only one belongs to the hidden activation. "
+                "Differentiate tanh and write the result with tanh itself, as σ(1 − σ) is written with σ."))
 
 
 # --- lesson 01: a gradient-descent loop ---------------------------------------------------------
@@ -122,27 +123,28 @@ DESCENT_CASES = (("source_quadratic", (-8.0, 9.0), 0.05, 30), ("ravine", None, 0
 def _descent_diagnosis(points: np.ndarray, want: np.ndarray, grad: Callable, lr: float) -> str:
     """Why the learner's descent ``points`` differ from ``want`` (both (k+1, 2)), in one sentence."""
     if np.allclose(points, points[-1]) and not np.allclose(want, want[-1]):
-        return "every row is the same point: the list holds one array that was changed in place (w -= ...); " \
-               "store a new array each step"
+        return tr("every row is the same point: the list holds one array that was changed in place (w -= ...); "
+                  "store a new array each step")
     if not np.allclose(points[0], want[0]):
-        return f"the first row is {points[0]}, but it should be the start {want[0]}"
+        return tr("the first row is {first}, but it should be the start {start}", first=points[0], start=want[0])
     start, g = want[0], grad(want[0])
     first = points[1]
     if np.allclose(first, start + lr * g):
-        return "the first step went uphill: it added the gradient instead of subtracting it"
+        return tr("the first step went uphill: it added the gradient instead of subtracting it")
     if np.allclose(first, start - g):
-        return "the first step moved by the whole gradient: the learning rate is missing"
+        return tr("the first step moved by the whole gradient: the learning rate is missing")
     if not np.allclose(first, want[1]):
-        return f"the first step lands at {first}, a correct one at {want[1]}"
+        return tr("the first step lands at {first}, a correct one at {correct}", first=first, correct=want[1])
     bad = int(np.argmax(~np.all(np.isclose(points, want), axis=1)))
-    return f"steps 1 to {bad - 1} are right, step {bad} is not: is the gradient taken at the current point?"
+    return tr("steps 1 to {last_right} are right, step {bad} is not: is the gradient taken at the current point?",
+              last_right=bad - 1, bad=bad)
 
 
 def check_gradient_descent(fn: Any) -> CheckResult:
     """Does ``fn(grad, start, lr, num_steps)`` return the (num_steps + 1, 2) points of gradient descent?"""
-    what = "gradient descent"
-    hint = "start the list with the start point; then, num_steps times, compute the next point from the " \
-           "current one with section 3's update rule and append it."
+    what = tr("gradient descent")
+    hint = tr("start the list with the start point; then, num_steps times, compute the next point from the "
+              "current one with section 3's update rule and append it.")
     for name, start, lr, num_steps in DESCENT_CASES:
         surface = get_surface(name)
         start = surface.start if start is None else start
@@ -153,15 +155,19 @@ def check_gradient_descent(fn: Any) -> CheckResult:
         points = as_array(got)
         if points is None or points.ndim != 2 or points.shape[1] != 2:
             shape = None if points is None else points.shape
-            return wrong(what, f"expected an array of points, shape ({num_steps + 1}, 2), got shape {shape}", hint)
+            return wrong(what, tr("expected an array of points, shape ({num_points}, 2), got shape {shape}",
+                                  num_points=num_steps + 1, shape=shape), hint)
         if len(points) != num_steps + 1:
-            detail = {num_steps: "the start point w₀ is missing: row 0 is the start, row k the point after k steps",
-                      num_steps + 2: "one point too many: num_steps steps give num_steps + 1 points"}
-            return wrong(what, detail.get(len(points), f"{len(points)} points for {num_steps} steps; expected "
-                                                       f"{num_steps + 1}"), hint)
+            detail = {num_steps: tr("the start point w₀ is missing: row 0 is the start, row k the point after k "
+                                    "steps"),
+                      num_steps + 2: tr("one point too many: num_steps steps give num_steps + 1 points")}
+            return wrong(what, detail.get(len(points), tr("{got} points for {num_steps} steps; expected {expected}",
+                                                          got=len(points), num_steps=num_steps,
+                                                          expected=num_steps + 1)), hint)
         if not np.allclose(points, want, rtol=1e-9, atol=1e-9):
-            return wrong(what, f"on the {name} surface, " + _descent_diagnosis(points, want, surface.grad, lr), hint)
-    return right(what, "the same points as run_descent on the quadratic and the ravine")
+            return wrong(what, tr("on the {surface} surface, {diagnosis}", surface=name,
+                                  diagnosis=_descent_diagnosis(points, want, surface.grad, lr)), hint)
+    return right(what, tr("the same points as run_descent on the quadratic and the ravine"))
 
 
 # --- lesson 03: torch.optim.SGD's momentum step --------------------------------------------------
@@ -170,12 +176,12 @@ def check_sgd_momentum_step(fn: Any) -> CheckResult:
 
     Every step is compared with the correct step from the learner's own previous point (``momentum_step`` and
     ``nesterov_step``, which tests/test_momentum.py holds equal to torch.optim.SGD), so float32 arithmetic passes."""
-    what = "torch.optim.SGD's momentum step"
-    hint = "what does PyTorch keep between steps (section 3), how is it updated, and how does it move w? With " \
-           "Nesterov (section 5), write the look-ahead point u = w + γ·v in PyTorch's terms."
+    what = tr("torch.optim.SGD's momentum step")
+    hint = tr("what does PyTorch keep between steps (section 3), how is it updated, and how does it move w? With "
+              "Nesterov (section 5), write the look-ahead point u = w + γ·v in PyTorch's terms.")
     surface, lr, momentum, num_steps = get_surface("ravine"), 0.02, 0.9, 30
     for nesterov in (False, True):
-        flavour = "with nesterov=True" if nesterov else "without Nesterov"
+        flavour = tr("with nesterov=True") if nesterov else tr("without Nesterov")
         w, buffer = np.array(surface.start, dtype=float), np.zeros(2)
         for t in range(1, num_steps + 1):
             grad = surface.grad(w)
@@ -187,26 +193,29 @@ def check_sgd_momentum_step(fn: Any) -> CheckResult:
                 return failure
             arrays = [as_array(v) for v in result] if isinstance(result, tuple | list) and len(result) == 2 else None
             if arrays is None or any(a is None or a.shape != (2,) for a in arrays):
-                return wrong(what, f"expected a pair (w, buffer) of arrays of 2 numbers, got {result!r}", hint)
+                return wrong(what, tr("expected a pair (w, buffer) of arrays of 2 numbers, got {result}",
+                                      result=repr(result)), hint)
             new_w, new_buffer = (a.astype(float) for a in arrays)
             if not np.allclose(new_w, want_w, rtol=1e-5, atol=1e-7):  # float32 arithmetic is close enough
                 if nesterov and np.allclose(new_w, heavy_w, rtol=1e-5, atol=1e-7):
                     return wrong(what, _nesterov_diagnosis(fn, surface, new_w, new_buffer, lr, momentum, t), hint)
                 if t == 1 and np.allclose(new_w - w, lr * grad * (1 + momentum * nesterov), rtol=1e-5):
-                    return wrong(what, f"{flavour}, the first step went uphill: w moved along the gradient", hint)
+                    return wrong(what, tr("{flavour}, the first step went uphill: w moved along the gradient",
+                                          flavour=flavour), hint)
                 if t == 1:
-                    return wrong(what, f"{flavour}, the very first step differs from torch.optim.SGD's (which starts "
-                                       "from a buffer of zeros)", hint)
-                return wrong(what, f"{flavour}, steps 1 to {t - 1} agree with torch.optim.SGD and step {t} does not",
-                             hint)
+                    return wrong(what, tr("{flavour}, the very first step differs from torch.optim.SGD's (which "
+                                          "starts from a buffer of zeros)", flavour=flavour), hint)
+                return wrong(what, tr("{flavour}, steps 1 to {last_right} agree with torch.optim.SGD and step {step} "
+                                      "does not", flavour=flavour, last_right=t - 1, step=t), hint)
             if np.allclose(new_buffer, -lr * want_buffer, rtol=1e-5) and not np.allclose(want_buffer, 0):
-                return wrong(what, "w is right, but you returned the velocity −lr·b: PyTorch's buffer b holds "
-                                   "gradients, without the lr", hint)
+                return wrong(what, tr("w is right, but you returned the velocity −lr·b: PyTorch's buffer b holds "
+                                      "gradients, without the lr"), hint)
             if not np.allclose(new_buffer, want_buffer, rtol=1e-5, atol=1e-7):
-                return wrong(what, f"{flavour}, w is right after step {t} but the buffer is not μ·b + g", hint)
+                return wrong(what, tr("{flavour}, w is right after step {step} but the buffer is not μ·b + g",
+                                      flavour=flavour, step=t), hint)
             w, buffer = new_w, new_buffer
-    return right(what, f"{num_steps} steps on the ravine equal torch.optim.SGD(momentum={momentum}), plain and "
-                       "Nesterov")
+    return right(what, tr("{num_steps} steps on the ravine equal torch.optim.SGD(momentum={momentum}), plain and "
+                          "Nesterov", num_steps=num_steps, momentum=momentum))
 
 
 def _nesterov_diagnosis(fn: Any, surface, w: np.ndarray, buffer: np.ndarray, lr: float, momentum: float,
@@ -220,9 +229,9 @@ def _nesterov_diagnosis(fn: Any, surface, w: np.ndarray, buffer: np.ndarray, lr:
     except Exception:  # noqa: BLE001  (the learner's code: only a diagnosis depends on it)
         plain_again = False
     if t > 1 or plain_again:
-        return "with nesterov=True your steps are the plain momentum steps: the flag changes nothing"
-    return "with nesterov=True your first step is the plain momentum step: the look-ahead should use the buffer " \
-           "after this step's gradient went into it"
+        return tr("with nesterov=True your steps are the plain momentum steps: the flag changes nothing")
+    return tr("with nesterov=True your first step is the plain momentum step: the look-ahead should use the buffer "
+              "after this step's gradient went into it")
 
 
 # --- lesson 04: Adam ----------------------------------------------------------------------------
@@ -233,20 +242,22 @@ def _adam_first_step_diagnosis(moved: np.ndarray, lr: float, betas: tuple[float,
     """Why the first Adam step moved each coordinate by ``moved`` (signed, in units of lr, against the gradient)."""
     uncorrected = (1 - betas[0]) / math.sqrt(1 - betas[1])
     if np.allclose(moved, 0):
-        return "the first step did not move w"
+        return tr("the first step did not move w")
     if np.allclose(moved, -1):
-        return "the first step went uphill, by lr per coordinate: subtract the step instead of adding it"
+        return tr("the first step went uphill, by lr per coordinate: subtract the step instead of adding it")
     if np.allclose(np.abs(moved), uncorrected, rtol=1e-3):
-        return (f"the first step moves each coordinate by {uncorrected:.3f}·lr instead of lr: m and s start at 0, "
-                "so without the bias correction they are far too small (and not in the same proportion)")
-    return f"the first step moves the coordinates by {np.round(moved * lr, 6)}; Adam's first step moves each by lr"
+        return tr("the first step moves each coordinate by {factor:.3f}·lr instead of lr: m and s start at 0, "
+                  "so without the bias correction they are far too small (and not in the same proportion)",
+                  factor=uncorrected)
+    return tr("the first step moves the coordinates by {moved}; Adam's first step moves each by lr",
+              moved=np.round(moved * lr, 6))
 
 
 def check_adam_step(fn: Any) -> CheckResult:
     """Does ``fn(w, grad, m, s, t, lr)`` make torch.optim.Adam's step (default betas and eps), step after step?"""
-    what = "Adam by hand"
-    hint = "follow section 3 line by line: update m and s from their previous values, correct both with this " \
-           "step's t, then move w. Return the new w, m and s (not the corrected ones)."
+    what = tr("Adam by hand")
+    hint = tr("follow section 3 line by line: update m and s from their previous values, correct both with this "
+              "step's t, then move w. Return the new w, m and s (not the corrected ones).")
     betas = (0.9, 0.999)
     for name, lr, num_steps in ADAM_CASES:
         surface = get_surface(name)
@@ -258,16 +269,19 @@ def check_adam_step(fn: Any) -> CheckResult:
             if failure is not None:
                 return failure
             if not (isinstance(result, tuple | list) and len(result) == 3):
-                return wrong(what, f"expected a tuple (w, m, s), got {type(result).__name__}", hint)
+                return wrong(what, tr("expected a tuple (w, m, s), got {kind}", kind=type(result).__name__), hint)
             arrays = [as_array(value) for value in result]
             if any(a is None or a.shape != (2,) for a in arrays):
-                return wrong(what, "w, m and s should each be an array of 2 numbers, like the w you were given", hint)
+                return wrong(what, tr("w, m and s should each be an array of 2 numbers, like the w you were given"),
+                             hint)
             w_before, (w, m, s) = w, arrays
             if not np.allclose(w, want[t], rtol=0, atol=1e-7):
                 if t == 1:
                     moved = -(w - w_before) / lr * np.sign(grad)
-                    return wrong(what, f"on the {name} surface, " + _adam_first_step_diagnosis(moved, lr, betas), hint)
-                return wrong(what, f"on the {name} surface, steps 1 to {t - 1} agree with torch.optim.Adam and step "
-                                   f"{t} does not: is the bias correction computed with this step's t, and are m "
-                                   "and s the uncorrected averages?", hint)
-    return right(what, "the same path as torch.optim.Adam on the ravine and on Rosenbrock")
+                    return wrong(what, tr("on the {surface} surface, {diagnosis}", surface=name,
+                                          diagnosis=_adam_first_step_diagnosis(moved, lr, betas)), hint)
+                return wrong(what, tr("on the {surface} surface, steps 1 to {last_right} agree with torch.optim.Adam "
+                                      "and step {step} does not: is the bias correction computed with this step's t, "
+                                      "and are m and s the uncorrected averages?", surface=name, last_right=t - 1,
+                                      step=t), hint)
+    return right(what, tr("the same path as torch.optim.Adam on the ravine and on Rosenbrock"))

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
 from lessons_src.feedback import CheckResult, call_learner, right, wrong
+from lessons_src.language import tr
 
 # --- exercise 1: rank r's indices, as DistributedSampler(shuffle=False) deals them ------------------------
 # (num_samples, world_size): divisible; a remainder of 1 and of 2 (padding); more ranks than leftovers; N < K
@@ -37,16 +38,17 @@ def _shard_slips(n: int, rank: int, k: int) -> dict[str, list[int]]:
     size = math.ceil(n / k)
     padded = (list(range(n)) * (k + 1))[:size * k]
     return {
-        "you gave rank r one contiguous block; DistributedSampler deals the indices out like cards: "
-        "rank r takes r, r + K, r + 2K, … of the padded order": padded[rank * size:(rank + 1) * size],
-        "without padding the ranks get different numbers of indices (and would run different numbers of steps, "
-        "leaving one waiting in an all-reduce): pad the order with its own first indices to a multiple of K":
+        tr("you gave rank r one contiguous block; DistributedSampler deals the indices out like cards: "
+           "rank r takes r, r + K, r + 2K, … of the padded order"): padded[rank * size:(rank + 1) * size],
+        tr("without padding the ranks get different numbers of indices (and would run different numbers of steps, "
+           "leaving one waiting in an all-reduce): pad the order with its own first indices to a multiple of K"):
             list(range(n))[rank::k],
-        "you dropped the last indices (that is drop_last=True); the default pads instead, so every example is seen":
+        tr("you dropped the last indices (that is drop_last=True); the default pads instead, so every example is "
+           "seen"):
             list(range(n // k * k))[rank::k],
-        "you padded with the last index; pad with the order's first indices":
+        tr("you padded with the last index; pad with the order's first indices"):
             (list(range(n)) + [n - 1] * (size * k - n))[rank::k],
-        "you padded with zeros only once; when N < K the order has to be repeated several times":
+        tr("you padded with the first indices only once; when N < K the order has to be repeated several times"):
             (list(range(n)) + list(range(min(n, size * k - n))))[:size * k][rank::k],
     }
 
@@ -54,9 +56,9 @@ def _shard_slips(n: int, rank: int, k: int) -> dict[str, list[int]]:
 def check_shard(fn: Any) -> CheckResult:
     """Does ``fn(num_samples, rank, world_size)`` return the indices DistributedSampler(shuffle=False) gives?"""
     what = "shard(num_samples, rank, world_size)"
-    hint = ("every rank must get ceil(N / K) indices: extend the order 0, 1, …, N − 1 with its own first indices "
-            "until its length is a multiple of K (repeat it if N < K), then rank r takes every K-th index "
-            "starting at r: order[rank::world_size].")
+    hint = tr("every rank must get ceil(N / K) indices: extend the order 0, 1, …, N − 1 with its own first indices "
+              "until its length is a multiple of K (repeat it if N < K), then rank r takes every K-th index "
+              "starting at r: order[rank::world_size].")
     for n, k in SHARD_CASES:
         for rank in range(k):
             got, failure = call_learner(fn, what, hint, n, rank, k)
@@ -66,19 +68,20 @@ def check_shard(fn: Any) -> CheckResult:
             try:
                 got = [int(i) for i in (got.tolist() if isinstance(got, torch.Tensor) else got)]
             except (TypeError, ValueError):
-                return wrong(what, f"for N = {n}, rank {rank} of {k} you returned {got!r}; return a list of ints",
-                             hint)
+                return wrong(what, tr("for N = {n}, rank {rank} of {k} you returned {answer}; return a list of ints",
+                                      n=n, rank=rank, k=k, answer=repr(got)), hint)
             if got == want:
                 continue
-            case = f"for N = {n}, rank {rank} of K = {k} you returned {got}, DistributedSampler gives {want}"
+            case = tr("for N = {n}, rank {rank} of K = {k} you returned {got}, DistributedSampler gives {want}",
+                      n=n, rank=rank, k=k, got=got, want=want)
             named = [slip for slip, value in _shard_slips(n, rank, k).items() if value == got]
             if named:
-                return wrong(what, f"{case}: {named[0]}", hint)
+                return wrong(what, tr("{case}: {slip}", case=case, slip=named[0]), hint)
             if sorted(got) == sorted(want):
-                return wrong(what, f"{case}: the right indices in the wrong order", hint)
+                return wrong(what, tr("{case}: the right indices in the wrong order", case=case), hint)
             return wrong(what, case, hint)
-    return right(what, f"the indices of every rank in {len(SHARD_CASES)} splits, padding included, as "
-                       "DistributedSampler deals them")
+    return right(what, tr("the indices of every rank in {count} splits, padding included, as "
+                          "DistributedSampler deals them", count=len(SHARD_CASES)))
 
 
 # --- exercise 2: average the gradients over the ranks with all_reduce ----------------------------------
@@ -107,7 +110,7 @@ class _ThreadGroup:
     def all_reduce(self, tensor: torch.Tensor, op: Any = dist.ReduceOp.SUM, group: Any = None,
                    async_op: bool = False) -> None:
         if op != dist.ReduceOp.SUM:
-            raise RuntimeError("the gloo backend (CPU) supports ReduceOp.SUM here, not AVG: sum, then divide")
+            raise RuntimeError(tr("the gloo backend (CPU) supports ReduceOp.SUM here, not AVG: sum, then divide"))
         if self.finished:
             raise threading.BrokenBarrierError
         self.slots[self.local.rank] = tensor.detach().clone()
@@ -136,8 +139,8 @@ def _models_with_gradients(world_size: int) -> list[nn.Module]:
 def check_average_gradients(fn: Any, world_size: int = 3) -> CheckResult:
     """Does ``fn(model)`` replace every ``p.grad`` by its mean over the ranks, using ``dist.all_reduce``?"""
     what = "average_gradients(model)"
-    hint = ("for every p in model.parameters(): dist.all_reduce(p.grad) sums the ranks' gradients into p.grad "
-            "on every rank; then divide by dist.get_world_size(). Leave the weights (p.data) alone.")
+    hint = tr("for every p in model.parameters(): dist.all_reduce(p.grad) sums the ranks' gradients into p.grad "
+              "on every rank; then divide by dist.get_world_size(). Leave the weights (p.data) alone.")
     models = _models_with_gradients(world_size)
     own = [[p.grad.clone() for p in m.parameters()] for m in models]
     weights = [[p.detach().clone() for p in m.parameters()] for m in models]
@@ -168,32 +171,34 @@ def check_average_gradients(fn: Any, world_size: int = 3) -> CheckResult:
     failure = failure or next((e for e in errors if e is not None), None)
     if failure is not None:
         if any(s in failure.message for s in out_of_step):
-            return wrong(what, "the ranks did not call all_reduce the same number of times on the same tensors; "
-                               "every rank must all-reduce every parameter's gradient, in the same order", hint)
+            return wrong(what, tr("the ranks did not call all_reduce the same number of times on the same tensors; "
+                                  "every rank must all-reduce every parameter's gradient, in the same order"), hint)
         return failure
     grads = [[None if p.grad is None else p.grad.detach() for p in m.parameters()] for m in models]
     if any(g is None for rank in grads for g in rank):
-        return wrong(what, "a parameter's .grad became None; keep the gradients, averaged", hint)
+        return wrong(what, tr("a parameter's .grad became None; keep the gradients, averaged"), hint)
     if not all(torch.equal(p.detach(), w) for m, ws in zip(models, weights, strict=True)
                for p, w in zip(m.parameters(), ws, strict=True)):
-        return wrong(what, "the weights changed; average the gradients (p.grad), not the weights (p.data), "
-                           "and leave the step to the optimizer", hint)
+        return wrong(what, tr("the weights changed; average the gradients (p.grad), not the weights (p.data), "
+                              "and leave the step to the optimizer"), hint)
     ok = [all(torch.allclose(g, m, atol=1e-6) for g, m in zip(rank, mean, strict=True)) for rank in grads]
     if all(ok):
-        return right(what, f"every rank's gradients are the mean over the {world_size} ranks, weights untouched")
+        return right(what, tr("every rank's gradients are the mean over the {world_size} ranks, weights untouched",
+                              world_size=world_size))
     ratios = {round((g.norm() / m.norm()).item(), 3) for rank in grads for g, m in zip(rank, mean, strict=True)
               if m.norm() > 0}
     if ratios == {float(world_size)}:
-        return wrong(what, f"your gradients are {world_size} times the mean: all_reduce sums; divide by the "
-                           "world size", hint)
+        return wrong(what, tr("your gradients are {world_size} times the mean: all_reduce sums; divide by the "
+                              "world size", world_size=world_size), hint)
     if all(torch.equal(g, o) for rank, own_rank in zip(grads, own, strict=True)
            for g, o in zip(rank, own_rank, strict=True)):
-        return wrong(what, "the gradients did not change: nothing was all-reduced", hint)
+        return wrong(what, tr("the gradients did not change: nothing was all-reduced"), hint)
     per_param = [all(torch.allclose(rank[i], mean[i], atol=1e-6) for rank in grads) for i in range(len(mean))]
     if any(per_param):
-        return wrong(what, f"only {sum(per_param)} of the {len(mean)} parameters were averaged; loop over all of "
-                           "model.parameters()", hint)
+        return wrong(what, tr("only {averaged} of the {total} parameters were averaged; loop over all of "
+                              "model.parameters()", averaged=sum(per_param), total=len(mean)), hint)
     if len(ratios) == 1:
-        return wrong(what, f"your gradients are {ratios.pop():g} times the mean; the sum must be divided by the "
-                           f"world size ({world_size}) and by nothing else", hint)
-    return wrong(what, "the gradients are not the mean over the ranks", hint)
+        return wrong(what, tr("your gradients are {ratio:g} times the mean; the sum must be divided by the "
+                              "world size ({world_size}) and by nothing else", ratio=ratios.pop(),
+                              world_size=world_size), hint)
+    return wrong(what, tr("the gradients are not the mean over the ranks"), hint)

@@ -29,6 +29,7 @@ from lessons_src.feedback import (
     wrong,
 )
 from lessons_src.history import History
+from lessons_src.language import tr
 from lessons_src.models import TutorialMLP
 from lessons_src.pitfalls import DropoutBatchNormMLP
 from lessons_src.training import TensorLoader, TrainingDiverged, evaluate, fit
@@ -42,9 +43,9 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     The features are every column except ``label``, which may sit anywhere in the frame. Either standard deviation
     is accepted: over n (``ddof=0``, torch's ``unbiased=False``) or over n − 1 (pandas' default).
     """
-    what = "a standardized DataLoader from a DataFrame"
-    hint = "section 3 turned a frame into a loader, and section 4 standardized features: which columns are the " \
-           "features here, what are their means and spreads, and which dtype do the tensors need?"
+    what = tr("a standardized DataLoader from a DataFrame")
+    hint = tr("section 3 turned a frame into a loader, and section 4 standardized features: which columns are the "
+              "features here, what are their means and spreads, and which dtype do the tensors need?")
     generator = torch.Generator().manual_seed(4)
     values = (torch.randn(23, 3, generator=generator, dtype=torch.float64) * torch.tensor([1.0, 10.0, 0.1])
               + torch.tensor([5.0, -20.0, 0.3])).numpy()
@@ -53,52 +54,54 @@ def check_loader_from_frame(fn: Any) -> CheckResult:
     if failure is not None:
         return failure
     if loader is None:
-        return wrong(what, "your function returned None; it should return the DataLoader", hint)
+        return wrong(what, tr("your function returned None; it should return the DataLoader"), hint)
     try:
         batches = list(loader)
     except TypeError:
-        return wrong(what, f"got {type(loader).__name__}, which cannot be iterated", hint)
+        return wrong(what, tr("got {kind}, which cannot be iterated", kind=type(loader).__name__), hint)
     if len(batches) != 5:
-        return wrong(what, f"23 rows in batches of 5 make 5 batches, got {len(batches)}", hint)
+        return wrong(what, tr("23 rows in batches of 5 make 5 batches, got {count}", count=len(batches)), hint)
     for batch in batches:
         pair = isinstance(batch, list | tuple) and len(batch) == 2
         if not (pair and all(isinstance(t, torch.Tensor) for t in batch)):
-            return wrong(what, "each batch should be a pair of tensors (X, y)", hint)
+            return wrong(what, tr("each batch should be a pair of tensors (X, y)"), hint)
         if batch[0].dtype != torch.float32 or batch[1].dtype != torch.float32:
-            return wrong(what, f"got dtypes {batch[0].dtype} and {batch[1].dtype}, expected torch.float32 for both",
-                         hint)
+            return wrong(what, tr("got dtypes {features} and {labels}, expected torch.float32 for both",
+                                  features=batch[0].dtype, labels=batch[1].dtype), hint)
     X = torch.cat([b[0] for b in batches]).double()
     y = torch.cat([b[1] for b in batches]).double()
     if X.shape != (23, 3) or y.shape != (23,):
-        return wrong(what, f"expected features (23, 3) and labels (23,) over all batches, got {tuple(X.shape)} "
-                           f"and {tuple(y.shape)} (is the label column among the features?)", hint)
+        return wrong(what, tr("expected features (23, 3) and labels (23,) over all batches, got {features} "
+                              "and {labels} (is the label column among the features?)",
+                              features=tuple(X.shape), labels=tuple(y.shape)), hint)
     labels = frame["malignant"].to_numpy(dtype=float)
     for ddof in (0, 1):
         standardized = (values - values.mean(axis=0)) / values.std(axis=0, ddof=ddof)
         rows, expected = torch.cat([X, y[:, None]], dim=1).numpy(), np.column_stack([standardized, labels])
         order_got, order_want = np.lexsort(rows.T[::-1]), np.lexsort(expected.T[::-1])
         if np.allclose(rows[order_got], expected[order_want], atol=1e-5):
-            return right(what, "5 batches of float32 (X, y), every row once, each feature with mean 0 and std 1")
+            return right(what, tr("5 batches of float32 (X, y), every row once, each feature with mean 0 and std 1"))
     means, stds = X.mean(dim=0).numpy().round(2), X.std(dim=0).numpy().round(2)
     if not np.allclose(means, 0, atol=1e-3) or not np.allclose(stds, 1, atol=0.05):
-        return wrong(what, f"the features served have means {means.tolist()} and standard deviations "
-                           f"{stds.tolist()}; each column should have mean 0 and standard deviation 1", hint)
-    return wrong(what, "the rows served are not the frame's rows, standardized (features in the frame's column "
-                       "order, then the label)", hint)
+        return wrong(what, tr("the features served have means {means} and standard deviations "
+                              "{stds}; each column should have mean 0 and standard deviation 1",
+                              means=means.tolist(), stds=stds.tolist()), hint)
+    return wrong(what, tr("the rows served are not the frame's rows, standardized (features in the frame's column "
+                          "order, then the label)"), hint)
 
 
 # --- lesson 07: the network as a class --------------------------------------------------------------
 def check_model_class(cls: Any) -> CheckResult:
     """Is ``cls`` the tutorial's network (784 → 512 → 512 → 10, ReLU between, logits out) as an ``nn.Module``?"""
-    what = "the network as a class"
-    hint = "section 2 describes the layers in order; flatten each (1, 28, 28) image first, and let the last " \
-           "layer's outputs through untouched."
+    what = tr("the network as a class")
+    hint = tr("section 2 describes the layers in order; flatten each (1, 28, 28) image first, and let the last "
+              "layer's outputs through untouched.")
     if unanswered(cls):
-        return no_answer(what, "with your class")
+        return no_answer(what, tr("with your class"))
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        return wrong(what, f"expected a subclass of nn.Module, got {cls!r}", hint)
+        return wrong(what, tr("expected a subclass of nn.Module, got {answer}", answer=repr(cls)), hint)
     if is_placeholder(cls.forward):
-        return no_answer(what, "in forward")
+        return no_answer(what, tr("in forward"))
     model, failure = call_learner(cls, what, hint)
     if failure is not None:
         return failure
@@ -109,24 +112,26 @@ def check_model_class(cls: Any) -> CheckResult:
         return failure
     if not isinstance(output, torch.Tensor) or output.shape != (64, 10):
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        return wrong(what, f"for a batch of 64 images it returned {shape}, not one row of 10 logits per image", hint)
+        return wrong(what, tr("for a batch of 64 images it returned {shape}, not one row of 10 logits per image",
+                              shape=shape), hint)
     reference = TutorialMLP()
     parameters = _parameters_in_call_order(model, X)  # the order of declaration in __init__ does not matter
     shapes = [tuple(p.shape) for p in parameters]
     if shapes != [tuple(p.shape) for p in reference.parameters()]:
         count = sum(p.numel() for p in model.parameters())
-        return wrong(what, f"its layers hold {count:,} numbers in tensors of shapes {shapes}; compare them with "
-                           "the layer sizes of section 2", hint)
+        return wrong(what, tr("its layers hold {count:,} numbers in tensors of shapes {shapes}; compare them with "
+                              "the layer sizes of section 2", count=count, shapes=shapes), hint)
     with torch.no_grad():
         for mine, theirs in zip(parameters, reference.parameters(), strict=True):
             mine.copy_(theirs)
         output, expected = model(X), reference(X)
     if (output >= 0).all() and (expected < 0).any():
-        return wrong(what, "no output is ever negative: something after the last layer clips the logits", hint)
+        return wrong(what, tr("no output is ever negative: something after the last layer clips the logits"), hint)
     if not torch.allclose(output, expected, atol=1e-5):
-        return wrong(what, "the layer sizes are right, but with the same weights its outputs differ from the "
-                           "tutorial network's: check which layers an activation sits between", hint)
-    return right(what, f"{sum(p.numel() for p in model.parameters()):,} parameters, the tutorial's network exactly")
+        return wrong(what, tr("the layer sizes are right, but with the same weights its outputs differ from the "
+                              "tutorial network's: check which layers an activation sits between"), hint)
+    return right(what, tr("{count:,} parameters, the tutorial's network exactly",
+                          count=sum(p.numel() for p in model.parameters())))
 
 
 def _parameters_in_call_order(model: torch.nn.Module, X: torch.Tensor) -> list[torch.nn.Parameter]:
@@ -187,9 +192,10 @@ def _mean_losses(record: list[tuple[float, int]]) -> dict[str, float]:
 
 def check_train_epoch(fn: Any) -> CheckResult:
     """Does the learner's ``fn(model, loader, loss_fn, optimizer)`` train one correct epoch and return its mean loss?"""
-    return _check_epoch(fn, "train_epoch", "which mode did the last evaluation leave the model in, what does "
-                        "backward() do to a .grad that already holds something (section 4), and how do you turn "
-                        "one loss per batch into one number for the epoch?")
+    return _check_epoch(fn, "train_epoch", tr("which mode did the last evaluation leave the model in, what does "
+                                              "backward() do to a .grad that already holds something (section 4), "
+                                              "and how do you turn one loss per batch into one number for the "
+                                              "epoch?"))
 
 
 def _check_epoch(fn: Any, what: str, hint: str) -> CheckResult:
@@ -213,36 +219,39 @@ def _check_epoch(fn: Any, what: str, hint: str) -> CheckResult:
     if failure is not None:
         return failure
     if not modes:
-        return wrong(what, "your function never called the model", hint)
+        return wrong(what, tr("your function never called the model"), hint)
     if not all(modes):
-        return wrong(what, "the model ran in eval mode, where the last evaluation left it: Dropout and BatchNorm "
-                           "behaved as at test time while it trained", hint)
+        return wrong(what, tr("the model ran in eval mode, where the last evaluation left it: Dropout and BatchNorm "
+                              "behaved as at test time while it trained"), hint)
     if not _same_weights(model, references[True]):
-        detail = ("the gradients of the batches added up: each step used the sum of all gradients so far"
+        detail = (tr("the gradients of the batches added up: each step used the sum of all gradients so far")
                   if _same_weights(model, references[False]) else
-                  "the weights after the epoch differ from those of a correct epoch")
+                  tr("the weights after the epoch differ from those of a correct epoch"))
         return wrong(what, detail, hint)
     if got is None:
-        return wrong(what, "the weights are right; your function returned None: return the epoch's mean loss", hint)
-    if isinstance(got, torch.Tensor) and got.requires_grad:
-        return wrong(what, "the weights are right, but you returned a tensor that still needs its graph: adding "
-                           "loss tensors keeps every batch's graph alive; add loss.item() and return a number", hint)
-    if isinstance(got, torch.Tensor):
-        return wrong(what, "the weights are right; return the mean loss as a Python number (.item()), not a tensor",
+        return wrong(what, tr("the weights are right; your function returned None: return the epoch's mean loss"),
                      hint)
+    if isinstance(got, torch.Tensor) and got.requires_grad:
+        return wrong(what, tr("the weights are right, but you returned a tensor that still needs its graph: adding "
+                              "loss tensors keeps every batch's graph alive; add loss.item() and return a number"),
+                     hint)
+    if isinstance(got, torch.Tensor):
+        return wrong(what, tr("the weights are right; return the mean loss as a Python number (.item()), not a "
+                              "tensor"), hint)
     value = as_array(got)
     if value is None or value.shape != ():
-        return wrong(what, f"the weights are right; now return the epoch's mean loss as one number, got {got!r}", hint)
+        return wrong(what, tr("the weights are right; now return the epoch's mean loss as one number, got {answer}",
+                              answer=repr(got)), hint)
     if any(math.isclose(float(value), want[key], rel_tol=1e-5) for key in ("batches", "examples")):
-        return right(what, "training mode, clean gradients every step, and the epoch's mean loss")
+        return right(what, tr("training mode, clean gradients every step, and the epoch's mean loss"))
     named = next((key for key in ("last batch", "sum", "sum over examples")
                   if math.isclose(float(value), want[key], rel_tol=1e-5)), None)
-    detail = {"last batch": "you returned the last batch's loss, which depends on that one batch",
-              "sum": "you returned the sum of the batch losses; it grows with the number of batches",
-              "sum over examples": "you divided the sum of the batch means by the number of examples: each batch "
-                                   "loss is already a mean, so this is about batch_size times too small"}
-    return wrong(what, detail.get(named, f"the mean loss is {want['batches']:.4f}, you returned {float(value):.4f}"),
-                 hint)
+    detail = {"last batch": tr("you returned the last batch's loss, which depends on that one batch"),
+              "sum": tr("you returned the sum of the batch losses; it grows with the number of batches"),
+              "sum over examples": tr("you divided the sum of the batch means by the number of examples: each "
+                                      "batch loss is already a mean, so this is about batch_size times too small")}
+    return wrong(what, detail.get(named, tr("the mean loss is {want:.4f}, you returned {got:.4f}",
+                                            want=want["batches"], got=float(value))), hint)
 
 
 def check_fixed_evaluate(fn: Any) -> CheckResult:
@@ -251,11 +260,11 @@ def check_fixed_evaluate(fn: Any) -> CheckResult:
     Both honest means are accepted: the mean of the batch means, and the mean over the examples (each batch
     mean weighted by its size). They differ when the last batch is smaller; the check says by how much.
     """
-    what = "a fixed evaluate"
-    hint = "which mode must the model be in, does the test need a graph for backward, what is each batch loss " \
-           "already the mean of, and over which axis does a prediction choose a class?"
+    what = tr("a fixed evaluate")
+    hint = tr("which mode must the model be in, does the test need a graph for backward, what is each batch loss "
+              "already the mean of, and over which axis does a prediction choose a class?")
     if fn is evaluate:
-        return wrong(what, "that is the course's own evaluate; write yours, fixing the snippet above", hint)
+        return wrong(what, tr("that is the course's own evaluate; write yours, fixing the snippet above"), hint)
     model, loader = _mistakes_scene(50, seed=8)  # batches of 16, 16, 16 and 2
     model.train()
     model(torch.cat([X for X, _ in loader]))  # give BatchNorm running statistics that differ from a batch's own
@@ -275,29 +284,36 @@ def check_fixed_evaluate(fn: Any) -> CheckResult:
     if failure is not None:
         return failure
     if not (isinstance(got, tuple | list) and len(got) == 2):
-        return wrong(what, f"expected a pair (loss, accuracy), got {got!r}", hint)
+        return wrong(what, tr("expected a pair (loss, accuracy), got {answer}", answer=repr(got)), hint)
     if any(grad_was_on):
-        return wrong(what, "the loss was computed with gradients on, which builds a graph nobody uses", hint)
+        return wrong(what, tr("the loss was computed with gradients on, which builds a graph nobody uses"), hint)
     if model.training:
-        return wrong(what, "the model is still in training mode, so Dropout and BatchNorm act as in training", hint)
+        return wrong(what, tr("the model is still in training mode, so Dropout and BatchNorm act as in training"),
+                     hint)
     loss, accuracy = (float(v) for v in got)
     if math.isclose(loss, want["sum over examples"], rel_tol=1e-4):
-        return wrong(what, "the loss is the sum of the batch means divided by the number of examples; each batch "
-                           "loss is already a mean, so that is about batch_size times too small", hint)
+        return wrong(what, tr("the loss is the sum of the batch means divided by the number of examples; each batch "
+                              "loss is already a mean, so that is about batch_size times too small"), hint)
     if math.isclose(loss, sum(lo * n for lo, n in record) / len(record), rel_tol=1e-4):
-        return wrong(what, "you weighted each batch mean by its size but divided by the number of batches; a sum "
-                           "over examples is divided by the number of examples", hint)
+        return wrong(what, tr("you weighted each batch mean by its size but divided by the number of batches; a sum "
+                              "over examples is divided by the number of examples"), hint)
     kind = next((key for key in ("batches", "examples") if math.isclose(loss, want[key], rel_tol=1e-4)), None)
     if kind is None:
-        return wrong(what, f"the mean loss is {want['batches']:.4f} over the batches ({want['examples']:.4f} over "
-                           f"the examples), you returned {loss:.4f}", hint)
+        return wrong(what, tr("the mean loss is {batches:.4f} over the batches ({examples:.4f} over "
+                              "the examples), you returned {loss:.4f}",
+                              batches=want["batches"], examples=want["examples"], loss=loss), hint)
     if not math.isclose(accuracy, want_accuracy, abs_tol=1e-6):
-        return wrong(what, f"the loss is right; the accuracy is {want_accuracy:.4f}, you returned {accuracy:.4f}",
-                     hint)
-    other = "examples" if kind == "batches" else "batches"
-    return right(what, f"eval mode, no gradients, argmax over the classes, and the mean loss over the {kind} "
-                       f"({want[kind]:.4f}; over the {other} it is {want[other]:.4f}: the last batch holds 2 "
-                       f"examples, and the mean over the batches counts each of them 8 times as much)")
+        return wrong(what, tr("the loss is right; the accuracy is {want:.4f}, you returned {got:.4f}",
+                              want=want_accuracy, got=accuracy), hint)
+    if kind == "batches":
+        return right(what, tr("eval mode, no gradients, argmax over the classes, and the mean loss over the batches "
+                              "({batches:.4f}; over the examples it is {examples:.4f}: the last batch holds 2 "
+                              "examples, and the mean over the batches counts each of them 8 times as much)",
+                              batches=want["batches"], examples=want["examples"]))
+    return right(what, tr("eval mode, no gradients, argmax over the classes, and the mean loss over the examples "
+                          "({examples:.4f}; over the batches it is {batches:.4f}: the last batch holds 2 "
+                          "examples, and the mean over the batches counts each of them 8 times as much)",
+                          batches=want["batches"], examples=want["examples"]))
 
 
 
@@ -316,11 +332,11 @@ def check_two_epoch_lr(lr: Any) -> CheckResult:
     """Train the tutorial network for 2 epochs of plain SGD (no momentum) at ``lr``, batch 64, shuffled, on the
     normalized training split; is its validation accuracy at least ``TWO_EPOCH_TARGET``? If not, say what the
     training loss did."""
-    what = f"an lr that reaches {TWO_EPOCH_TARGET:.1%} validation accuracy in two epochs"
-    hint = "look at how the training loss moves within the second epoch: still falling steadily means the steps " \
-           "are too short; flat or rising, or a blow-up, means too long. Try lrs a factor 3 apart."
+    what = tr("an lr that reaches {target:.1%} validation accuracy in two epochs", target=TWO_EPOCH_TARGET)
+    hint = tr("look at how the training loss moves within the second epoch: still falling steadily means the steps "
+              "are too short; flat or rising, or a blow-up, means too long. Try lrs a factor 3 apart.")
     if unanswered(lr):
-        return no_answer(what, "with your lr")
+        return no_answer(what, tr("with your lr"))
     try:
         (X, y), (X_val, y_val) = _normalized_splits()
         with torch.random.fork_rng():
@@ -329,17 +345,20 @@ def check_two_epoch_lr(lr: Any) -> CheckResult:
             history = fit(model, TensorLoader(X, y, 64, shuffle=True, seed=0), TensorLoader(X_val, y_val, 1000),
                           torch.nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=float(lr)), 2)
     except TrainingDiverged:
-        return wrong(what, f"with lr = {lr} the loss blew up", hint)
+        return wrong(what, tr("with lr = {lr} the loss blew up", lr=lr), hint)
     except (TypeError, ValueError) as error:
-        return wrong(what, f"this lr cannot train: {error}", hint)
+        return wrong(what, tr("this lr cannot train: {error}", error=error), hint)
     accuracy = history.val_accuracy[-1]
     second = history.step_loss[len(history.step_loss) // 2:]  # the second epoch's steps
     early, late = np.mean(second[:len(second) // 2]), np.mean(second[len(second) // 2:])
     if accuracy >= TWO_EPOCH_TARGET:
-        return right(what, f"lr = {lr}: {accuracy:.1%} on validation after 2 epochs")
-    trend = (f"within the second epoch the training loss still falls ({early:.3f} → {late:.3f})" if late < 0.97 * early
-             else f"within the second epoch the training loss hardly falls ({early:.3f} → {late:.3f})")
-    return wrong(what, f"lr = {lr}: {accuracy:.1%} on validation after 2 epochs; {trend}", hint)
+        return right(what, tr("lr = {lr}: {accuracy:.1%} on validation after 2 epochs", lr=lr, accuracy=accuracy))
+    trend = (tr("within the second epoch the training loss still falls ({early:.3f} → {late:.3f})",
+                early=early, late=late) if late < 0.97 * early
+             else tr("within the second epoch the training loss hardly falls ({early:.3f} → {late:.3f})",
+                     early=early, late=late))
+    return wrong(what, tr("lr = {lr}: {accuracy:.1%} on validation after 2 epochs; {trend}",
+                          lr=lr, accuracy=accuracy, trend=trend), hint)
 
 
 # --- lesson 09: resuming a run from its checkpoint ---------------------------------------------------
@@ -360,8 +379,8 @@ def check_resume(fn: Any) -> CheckResult:
     """Does ``fn(path, model, optimizer, scheduler, train_loader, val_loader, loss_fn, num_epochs)`` go on with the
     run saved at ``path`` so that it ends exactly like the run that was never stopped?"""
     what = "resume(...)"
-    hint = "a run is more than its weights: what else did section 3 save, what gives each part back, and what " \
-           "does fit need to be given to go on where the run stopped, on the same schedule?"
+    hint = tr("a run is more than its weights: what else did section 3 save, what gives each part back, and what "
+              "does fit need to be given to go on where the run stopped, on the same schedule?")
     loss_fn = torch.nn.functional.cross_entropy
     unbroken, unbroken_optimizer, unbroken_scheduler, train, val = _resume_scene(seed=1)
     want = fit(unbroken, train, val, loss_fn, unbroken_optimizer, 3, scheduler=unbroken_scheduler)
@@ -374,23 +393,24 @@ def check_resume(fn: Any) -> CheckResult:
     if failure is not None:
         return failure
     if not isinstance(got, History):
-        return wrong(what, f"return the History that fit returns, got {type(got).__name__}", hint)
+        return wrong(what, tr("return the History that fit returns, got {kind}", kind=type(got).__name__), hint)
     if got.num_epochs != 3:
-        return wrong(what, f"the History holds {got.num_epochs} epoch(s); the run should end with 3 (fit's num_epochs "
-                           "is the total, not how many more)", hint)
+        return wrong(what, tr("the History holds {count} epoch(s); the run should end with 3 (fit's num_epochs "
+                              "is the total, not how many more)", count=got.num_epochs), hint)
     same_weights = torch.equal(model.weight, unbroken.weight) and torch.equal(model.bias, unbroken.bias)
     if same_weights and got.step_loss == want.step_loss and got.lr == want.lr:
-        return right(what, "weights, momentum, schedule, History and batch order restored: the run ends exactly as "
-                           "the one that was never stopped")
+        return right(what, tr("weights, momentum, schedule, History and batch order restored: the run ends exactly "
+                              "as the one that was never stopped"))
     stop = len(want.step_loss) // 3  # the steps of the saved first epoch
     if got.step_loss[:stop] != want.step_loss[:stop]:
-        return wrong(what, "the first epoch's steps are not the saved run's: the run started again from the beginning "
-                           "instead of going on from the checkpoint", hint)
+        return wrong(what, tr("the first epoch's steps are not the saved run's: the run started again from the "
+                              "beginning instead of going on from the checkpoint"), hint)
     if got.step_loss[stop] != want.step_loss[stop]:
-        return wrong(what, "it went on from the saved position, but the first step after the stop already has "
-                           "another loss: the model did not start from the saved weights", hint)
+        return wrong(what, tr("it went on from the saved position, but the first step after the stop already has "
+                              "another loss: the model did not start from the saved weights"), hint)
     if got.lr != want.lr:
-        return wrong(what, f"the epochs ran at learning rates {got.lr}, the unbroken run's at {want.lr}: the schedule "
-                           "did not come back, or was not stepped", hint)
-    return wrong(what, "it went on from the saved position with the saved weights and schedule, yet its steps part "
-                       "from the unbroken run's soon after: something else the run needs did not come back", hint)
+        return wrong(what, tr("the epochs ran at learning rates {got}, the unbroken run's at {want}: the schedule "
+                              "did not come back, or was not stepped", got=got.lr, want=want.lr), hint)
+    return wrong(what, tr("it went on from the saved position with the saved weights and schedule, yet its steps "
+                          "part from the unbroken run's soon after: something else the run needs did not come back"),
+                 hint)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from lessons_src.feedback import CheckResult, is_placeholder, no_answer, right, unanswered, wrong
+from lessons_src.language import tr
 
 __all__ = ["check_adamw", "check_sgdw", "SGDWReference"]
 
@@ -106,32 +107,41 @@ class SGDWReference(torch.optim.Optimizer):
                 _decay(p, self.slip, lr, wd, after=True)
 
 
-REBIND = "only the decay moves the weights: `p = p - …` makes a new tensor and binds the name p to it, leaving " \
-         "the parameter as it was; change it in place (p.sub_(…), p.add_(…) or p -= …)"
-COMMON = {  # slips both checks name, and what the learner's steps then are
-    "none": "your steps have no weight decay at all: weight_decay is never used",
-    "unscaled": "the weights shrink by (1 − weight_decay) every step instead of (1 − lr·weight_decay)",
-    "after": "the decay is applied after the step; the decoupled rule shrinks the weights first, then steps",
-    "groups": "your steps use the default lr and weight_decay for every group: read them from each group in "
-              "self.param_groups",
-    "rebind": REBIND,
-}
-ADAM_SLIPS = {
-    "coupled": "your steps are Adam's with the L2 penalty (torch.optim.Adam(weight_decay=…)): the decay was "
-               "added to the gradient, so it went through m and v and was divided by √v̂",
-    **COMMON,
-    "no correction": "the steps lack the bias corrections m̂ = m / (1 − β1^t) and v̂ = v / (1 − β2^t)",
-    "shared t": "one step count t is shared by all the parameters and goes up once per parameter, not once per "
-                "step: keep each parameter's t in self.state[p]",
-}
-SGDW_SLIPS = {
-    "coupled": "your steps are torch.optim.SGD(momentum=…, weight_decay=…)'s, the L2 penalty: λ·w was added to "
-               "the gradient, so it went into the momentum buffer and is repeated by every later step",
-    **COMMON,
-    "no buffer": "the momentum buffer is not kept between steps (b = g every step: plain SGD); keep it in "
-                 "self.state[p]",
-    "dampening": "the buffer is an average, b = μ·b + (1 − μ)·g; PyTorch's momentum (lesson 03) is b = μ·b + g",
-}
+# the slips' sentences are built when a check runs, so that they come in the language in use then
+def _common_slips() -> dict[str, str]:
+    """Slips both checks name, and what the learner's steps then are."""
+    return {
+        "none": tr("your steps have no weight decay at all: weight_decay is never used"),
+        "unscaled": tr("the weights shrink by (1 − weight_decay) every step instead of (1 − lr·weight_decay)"),
+        "after": tr("the decay is applied after the step; the decoupled rule shrinks the weights first, then steps"),
+        "groups": tr("your steps use the default lr and weight_decay for every group: read them from each group in "
+                     "self.param_groups"),
+        "rebind": tr("only the decay moves the weights: `p = p - …` makes a new tensor and binds the name p to it, "
+                     "leaving the parameter as it was; change it in place (p.sub_(…), p.add_(…) or p -= …)"),
+    }
+
+
+def _adam_slips() -> dict[str, str]:
+    return {
+        "coupled": tr("your steps are Adam's with the L2 penalty (torch.optim.Adam(weight_decay=…)): the decay was "
+                      "added to the gradient, so it went through m and v and was divided by √v̂"),
+        **_common_slips(),
+        "no correction": tr("the steps lack the bias corrections m̂ = m / (1 − β1^t) and v̂ = v / (1 − β2^t)"),
+        "shared t": tr("one step count t is shared by all the parameters and goes up once per parameter, not once "
+                       "per step: keep each parameter's t in self.state[p]"),
+    }
+
+
+def _sgdw_slips() -> dict[str, str]:
+    return {
+        "coupled": tr("your steps are torch.optim.SGD(momentum=…, weight_decay=…)'s, the L2 penalty: λ·w was added "
+                      "to the gradient, so it went into the momentum buffer and is repeated by every later step"),
+        **_common_slips(),
+        "no buffer": tr("the momentum buffer is not kept between steps (b = g every step: plain SGD); keep it in "
+                        "self.state[p]"),
+        "dampening": tr("the buffer is an average, b = μ·b + (1 − μ)·g; PyTorch's momentum (lesson 03) is "
+                        "b = μ·b + g"),
+    }
 
 
 def _trajectory(make: Callable, two_groups: bool, lr: float) -> list[list[torch.Tensor]]:
@@ -160,38 +170,41 @@ def _compare(what: str, hint: str, build: Callable, reference: Callable, variant
              lr: float, reference_name: str) -> CheckResult | None:
     """Run the learner's optimizer beside the reference with one and two groups; the verdict when they part."""
     for two_groups in (False, True):
-        where = "with two parameter groups" if two_groups else "with one parameter group"
+        where = tr("with two parameter groups") if two_groups else tr("with one parameter group")
         try:
             got = _trajectory(build, two_groups, lr)
         except Exception as error:  # learner code may fail in any way; report it, never crash
-            return wrong(what, f"{where}, building it or stepping raised {type(error).__name__}: {error}", hint)
+            return wrong(what, tr("{where}, building it or stepping raised {error}", where=where,
+                                  error=f"{type(error).__name__}: {error}"), hint)
         step = _first_difference(got, _trajectory(reference, two_groups, lr))
         if step is None:
             continue
         start = [p.detach().clone() for p in _scene()[0].parameters()]
         if all(_same(weights, start) for weights in got):
-            return wrong(what, f"{where}, your step leaves the weights as they were", hint)
+            return wrong(what, tr("{where}, your step leaves the weights as they were", where=where), hint)
         for slip, (make, message) in variants.items():
             if slip == "groups" and not two_groups:
                 continue
             if _first_difference(got, _trajectory(make, two_groups, lr)) is None:
-                return wrong(what, f"{where}, {message}", hint)
+                return wrong(what, tr("{where}, {slip}", where=where, slip=message), hint)
         if step == 1:
-            return wrong(what, f"{where}, the very first step already differs from {reference_name}'s", hint)
-        return wrong(what, f"{where}, steps 1 to {step - 1} agree with {reference_name} and step {step} does not: "
-                           "is the state kept from one step to the next?", hint)
+            return wrong(what, tr("{where}, the very first step already differs from {reference}'s", where=where,
+                                  reference=reference_name), hint)
+        return wrong(what, tr("{where}, steps 1 to {last_agreeing} agree with {reference} and step {step} does not: "
+                              "is the state kept from one step to the next?", where=where,
+                              last_agreeing=step - 1, reference=reference_name, step=step), hint)
     return None
 
 
 def _start(what: str, cls: Any) -> CheckResult | None:
     """The verdict for a placeholder or for something that is not an Optimizer subclass, else None."""
     if unanswered(cls):
-        return no_answer(what, "with your class")
+        return no_answer(what, tr("with your class"))
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-        return wrong(what, f"expected a subclass of torch.optim.Optimizer, got {cls!r}",
-                     "write `class ...(torch.optim.Optimizer):` with an __init__ and a step method (section 5)")
+        return wrong(what, tr("expected a subclass of torch.optim.Optimizer, got {answer}", answer=repr(cls)),
+                     tr("write `class ...(torch.optim.Optimizer):` with an __init__ and a step method (section 5)"))
     if "step" in vars(cls) and is_placeholder(cls.step):
-        return no_answer(what, "in your step method")
+        return no_answer(what, tr("in your step method"))
     return None
 
 
@@ -203,17 +216,17 @@ def _state_kept(what: str, hint: str, build: Callable) -> CheckResult | None:
     optimizer.step()
     if any(optimizer.state.values()):
         return None
-    return wrong(what, "the steps are right, but self.state is empty: keep the optimizer's memory in "
-                       "self.state[p], so that state_dict() saves it and a resumed run goes on exactly", hint)
+    return wrong(what, tr("the steps are right, but self.state is empty: keep the optimizer's memory in "
+                          "self.state[p], so that state_dict() saves it and a resumed run goes on exactly"), hint)
 
 
 def check_adamw(cls: Any) -> CheckResult:
     """Does the learner's ``cls(params, lr, betas, eps, weight_decay)`` make torch.optim.AdamW's steps, with one
     parameter group and with two (different lr and weight_decay), and keep its state in ``self.state``?"""
-    what = "your AdamW"
-    hint = "what does AdamW do to the weights that Adam's weight_decay does not, and when (section 1)? Read lr and " \
-           "weight_decay from each group; the rest is lesson 04's Adam on the plain gradient, its t, m and v kept " \
-           "in self.state[p] (section 5)."
+    what = tr("your AdamW")
+    hint = tr("what does AdamW do to the weights that Adam's weight_decay does not, and when (section 1)? Read lr "
+              "and weight_decay from each group; the rest is lesson 04's Adam on the plain gradient, its t, m and v "
+              "kept in self.state[p] (section 5).")
     verdict = _start(what, cls)
     if verdict is not None:
         return verdict
@@ -225,22 +238,23 @@ def check_adamw(cls: Any) -> CheckResult:
         return torch.optim.AdamW(params, lr=LR, betas=BETAS, eps=EPS, weight_decay=WEIGHT_DECAY)
 
     variants = {slip: (lambda params, slip=slip: _AdamVariant(params, slip), message)
-                for slip, message in ADAM_SLIPS.items()}
+                for slip, message in _adam_slips().items()}
     verdict = _compare(what, hint, build, reference, variants, LR, "torch.optim.AdamW")
     if verdict is None:
         verdict = _state_kept(what, hint, build)
     if verdict is not None:
         return verdict
-    return right(what, f"{NUM_STEPS} steps equal torch.optim.AdamW's, with one parameter group and with two, and "
-                       "the moments live in self.state")
+    return right(what, tr("{count} steps equal torch.optim.AdamW's, with one parameter group and with two, and "
+                          "the moments live in self.state", count=NUM_STEPS))
 
 
 def check_sgdw(cls: Any) -> CheckResult:
     """Does the learner's ``cls(params, lr, momentum, weight_decay)`` make :class:`SGDWReference`'s steps (SGD with
     momentum and decoupled decay), with one parameter group and with two, and keep its buffer in ``self.state``?"""
-    what = "your SGDW"
-    hint = "shrink each weight by (1 − lr·λ) in place first, with that group's lr and weight_decay (section 1); then " \
-           "lesson 03's momentum step on the plain gradient, its buffer kept in self.state[p] (section 5's MySGD)."
+    what = tr("your SGDW")
+    hint = tr("shrink each weight by (1 − lr·λ) in place first, with that group's lr and weight_decay (section 1); "
+              "then lesson 03's momentum step on the plain gradient, its buffer kept in self.state[p] (section 5's "
+              "MySGD).")
     verdict = _start(what, cls)
     if verdict is not None:
         return verdict
@@ -249,7 +263,7 @@ def check_sgdw(cls: Any) -> CheckResult:
         return cls(params, lr=SGD_LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
 
     variants = {slip: (lambda params, slip=slip: SGDWReference(params, slip=slip), message)
-                for slip, message in SGDW_SLIPS.items()}
+                for slip, message in _sgdw_slips().items()}
     verdict = _compare(what, hint, build, SGDWReference, variants, SGD_LR, "SGDW")
     if verdict is None:
         verdict = _state_kept(what, hint, build)
@@ -259,6 +273,7 @@ def check_sgdw(cls: Any) -> CheckResult:
     l2 = _trajectory(lambda params: torch.optim.SGD(params, lr=SGD_LR, momentum=MOMENTUM,
                                                     weight_decay=WEIGHT_DECAY), False, SGD_LR)[-1]
     gap = max(float((p - q).abs().max()) for p, q in zip(got, l2, strict=True))
-    return right(what, f"{NUM_STEPS} steps equal SGDW's, with one parameter group and with two; they differ from "
-                       f"torch.optim.SGD(momentum={MOMENTUM}, weight_decay={WEIGHT_DECAY})'s L2 steps by up to "
-                       f"{gap:.2g}, because the decay no longer goes through the momentum buffer")
+    return right(what, tr("{count} steps equal SGDW's, with one parameter group and with two; they differ from "
+                          "torch.optim.SGD(momentum={momentum}, weight_decay={weight_decay})'s L2 steps by up to "
+                          "{gap:.2g}, because the decay no longer goes through the momentum buffer",
+                          count=NUM_STEPS, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, gap=gap))

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from lessons_src.feedback import CheckResult, call_learner, right, wrong
+from lessons_src.language import tr
 
 # --- exercise 1: early stopping that ignores tiny improvements -------------------------------------------
 # (validation losses, patience, min_delta), each case chosen to tell a slip apart: with min_delta = 0 as
@@ -45,7 +46,8 @@ def early_stopping_reference(val_losses: list[float], patience: int, min_delta: 
 
 
 def _slips(val_losses: list[float], patience: int, min_delta: float) -> dict[str, tuple[int, int | None]]:
-    """What the usual wrong versions of the rule return, keyed by the sentence that names the slip."""
+    """What the usual wrong versions of the rule return, keyed by the sentence that names the slip (in the
+    language in use: the keys are only shown, never compared)."""
     def rule(improves, moves_lowest_always=False):
         best_epoch, best, previous = 0, math.inf, math.inf
         for epoch, loss in enumerate(val_losses, start=1):
@@ -59,14 +61,14 @@ def _slips(val_losses: list[float], patience: int, min_delta: float) -> dict[str
         return best_epoch, None
 
     return {
-        "an improvement smaller than min_delta still counted": rule(lambda loss, best, prev: loss < best),
-        "min_delta is an absolute amount of loss, not a fraction of the best loss":
+        tr("an improvement smaller than min_delta still counted"): rule(lambda loss, best, prev: loss < best),
+        tr("min_delta is an absolute amount of loss, not a fraction of the best loss"):
             rule(lambda loss, best, prev: loss < best * (1 - min_delta)),
-        "the best loss moved on a decrease smaller than min_delta; it should move only with the best epoch":
+        tr("the best loss moved on a decrease smaller than min_delta; it should move only with the best epoch"):
             rule(lambda loss, best, prev: loss < best - min_delta, moves_lowest_always=True),
-        "you compared each loss with the previous epoch's; compare it with the best so far":
+        tr("you compared each loss with the previous epoch's; compare it with the best so far"):
             rule(lambda loss, best, prev: loss < prev - min_delta),
-        "an epoch that only ties the best loss is not an improvement":
+        tr("an epoch that only ties the best loss is not an improvement"):
             rule(lambda loss, best, prev: loss <= best - min_delta),
     }
 
@@ -75,36 +77,38 @@ def check_early_stopping(fn: Any) -> CheckResult:
     """Does ``fn(val_losses, patience, min_delta)`` return (best epoch, stop epoch or None), 1-based, counting
     only improvements by more than ``min_delta``?"""
     what = "early_stop(val_losses, patience, min_delta)"
-    hint = ("start from section 1's loop: an epoch is a new best only when its loss is below the best so far "
-            "minus min_delta, and only then do the best epoch and the best loss change; training stops after "
-            "the epoch at which `patience` epochs have passed since the best one, and a run that never gets there "
-            "returns None as its stop epoch.")
+    hint = tr("start from section 1's loop: an epoch is a new best only when its loss is below the best so far "
+              "minus min_delta, and only then do the best epoch and the best loss change; training stops after "
+              "the epoch at which `patience` epochs have passed since the best one, and a run that never gets "
+              "there returns None as its stop epoch.")
     for losses, patience, min_delta in EARLY_STOPPING_CASES:
         got, failure = call_learner(fn, what, hint, list(losses), patience, min_delta)
         if failure is not None:
             return failure
         want = early_stopping_reference(losses, patience, min_delta)
         if not isinstance(got, tuple | list) or len(got) != 2:
-            return wrong(what, f"for {losses} with patience {patience} you returned {got!r}; return a pair "
-                               "(best epoch, stop epoch or None)", hint)
+            return wrong(what, tr("for {losses} with patience {patience} you returned {got}; return a pair "
+                                  "(best epoch, stop epoch or None)", losses=losses, patience=patience,
+                                  got=repr(got)), hint)
         got = tuple(got)
         if got == want:
             continue
-        case = (f"for validation losses {losses} with patience {patience} and min_delta {min_delta} you "
-                f"returned {got}, expected {want}")
+        case = tr("for validation losses {losses} with patience {patience} and min_delta {min_delta} you "
+                  "returned {got}, expected {want}", losses=losses, patience=patience, min_delta=min_delta,
+                  got=got, want=want)
         named = [slip for slip, result in _slips(list(losses), patience, min_delta).items() if result == got]
         if named:
-            return wrong(what, f"{case}: {named[0]}", hint)
+            return wrong(what, tr("{case}: {slip}", case=case, slip=named[0]), hint)
         if got == (want[0] - 1, None if want[1] is None else want[1] - 1):
-            return wrong(what, f"{case}: your epochs count from 0; History counts from 1", hint)
+            return wrong(what, tr("{case}: your epochs count from 0; History counts from 1", case=case), hint)
         if want[1] is None and got[0] == want[0]:
-            return wrong(what, f"{case}: this run never waits `patience` epochs without a new best, so it does "
-                               "not stop: return None as the stop epoch", hint)
+            return wrong(what, tr("{case}: this run never waits `patience` epochs without a new best, so it does "
+                                  "not stop: return None as the stop epoch", case=case), hint)
         if want[1] is not None and got[1] == want[1] + 1:
-            return wrong(what, f"{case}: you stop one epoch late", hint)
+            return wrong(what, tr("{case}: you stop one epoch late", case=case), hint)
         return wrong(what, case, hint)
-    return right(what, f"the right best and stopping epochs on {len(EARLY_STOPPING_CASES)} runs: tiny, relative-"
-                       "looking and late improvements, ties and a run that never stops")
+    return right(what, tr("the right best and stopping epochs on {num_runs} runs: tiny, relative-looking and late "
+                          "improvements, ties and a run that never stops", num_runs=len(EARLY_STOPPING_CASES)))
 
 
 # --- exercise 2: a linear warm-up, then a linear decay to zero, as a LambdaLR factor ----------------------
@@ -139,9 +143,9 @@ def check_warmup_linear(fn: Any) -> CheckResult:
     The factor is used as ``LambdaLR(optimizer, lambda step: fn(step, warmup_steps, total_steps))``; the check
     runs that scheduler and compares the lr of every update with the reference."""
     what = "warmup_linear(step, warmup_steps, total_steps)"
-    hint = ("LambdaLR multiplies the base lr by your factor at every update, the first update having step = 0. "
-            "Warm-up: the factor grows in equal steps and reaches 1 at update warmup_steps − 1 (so update 0 runs "
-            "at 1 / warmup_steps, not 0). Then it falls in a straight line to 0 at step = total_steps.")
+    hint = tr("LambdaLR multiplies the base lr by your factor at every update, the first update having step = 0. "
+              "Warm-up: the factor grows in equal steps and reaches 1 at update warmup_steps − 1 (so update 0 runs "
+              "at 1 / warmup_steps, not 0). Then it falls in a straight line to 0 at step = total_steps.")
     for warmup_steps, total_steps in WARMUP_CASES:
         factors = []
         for step in range(total_steps):
@@ -151,35 +155,41 @@ def check_warmup_linear(fn: Any) -> CheckResult:
             try:
                 factors.append(float(value))
             except (TypeError, ValueError):
-                return wrong(what, f"step {step} gave {value!r}: return a number, the factor of the base lr", hint)
+                return wrong(what, tr("step {step} gave {value}: return a number, the factor of the base lr",
+                                      step=step, value=repr(value)), hint)
         try:
             lrs = _lambda_lr_curve(lambda step, w=warmup_steps, t=total_steps: fn(step, w, t), total_steps)
         except Exception as error:  # learner code; report, never crash
-            return wrong(what, f"LambdaLR could not use your function: {type(error).__name__}: {error}", hint)
+            return wrong(what, tr("LambdaLR could not use your function: {error}",
+                                  error=f"{type(error).__name__}: {error}"), hint)
         want = [warmup_linear_reference(step, warmup_steps, total_steps) for step in range(total_steps)]
         bad = next((s for s in range(total_steps) if not math.isclose(lrs[s], want[s], rel_tol=1e-6, abs_tol=1e-9)),
                    None)
         if bad is None:
             continue
-        case = (f"with warmup_steps={warmup_steps}, total_steps={total_steps}: update {bad} runs at "
-                f"{lrs[bad]:.6g} × lr, expected {want[bad]:.6g} × lr")
+        case = tr("with warmup_steps={warmup_steps}, total_steps={total_steps}: update {update} runs at "
+                  "{got:.6g} × lr, expected {want:.6g} × lr", warmup_steps=warmup_steps, total_steps=total_steps,
+                  update=bad, got=lrs[bad], want=want[bad])
         if bad == 0 and lrs[0] == 0:
-            return wrong(what, f"{case}; a factor of 0 makes the first update a step that does nothing", hint)
+            return wrong(what, tr("{case}; a factor of 0 makes the first update a step that does nothing", case=case),
+                         hint)
         if min(lrs) < 0:
-            return wrong(what, f"{case}: the lr went below 0", hint)
+            return wrong(what, tr("{case}: the lr went below 0", case=case), hint)
         ratio = lrs[bad] / want[bad] if want[bad] else math.nan
         if all(math.isclose(lr, ratio * w, rel_tol=1e-6, abs_tol=1e-12) for lr, w in zip(lrs, want, strict=True)):
-            return wrong(what, f"{case}: every update runs at {ratio:.6g} times the right lr. Return the factor, "
-                               "not an lr: LambdaLR multiplies the base lr by it", hint)
+            return wrong(what, tr("{case}: every update runs at {ratio:.6g} times the right lr. Return the factor, "
+                                  "not an lr: LambdaLR multiplies the base lr by it", case=case, ratio=ratio), hint)
         if bad < warmup_steps and math.isclose(lrs[bad], bad / warmup_steps, rel_tol=1e-6):
-            return wrong(what, f"{case}: your warm-up is one update behind", hint)
+            return wrong(what, tr("{case}: your warm-up is one update behind", case=case), hint)
         late = [(total_steps - step) / (total_steps - warmup_steps) for step in range(warmup_steps, total_steps)]
         if bad >= warmup_steps and all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
                                        for a, b in zip(lrs[warmup_steps:], late, strict=True)):
-            return wrong(what, f"{case}: the decay starts one update late (updates {warmup_steps - 1} and "
-                               f"{warmup_steps} both run at the full lr)", hint)
+            return wrong(what, tr("{case}: the decay starts one update late (updates {last_warmup} and "
+                                  "{warmup_steps} both run at the full lr)", case=case,
+                                  last_warmup=warmup_steps - 1, warmup_steps=warmup_steps), hint)
         if bad >= warmup_steps and lrs[-1] == 0:
-            return wrong(what, f"{case}: the lr reaches 0 at the last update, {total_steps - 1}, which then does "
-                               "nothing; it should reach 0 one step later, at step = total_steps", hint)
+            return wrong(what, tr("{case}: the lr reaches 0 at the last update, {last}, which then does nothing; it "
+                                  "should reach 0 one step later, at step = total_steps", case=case,
+                                  last=total_steps - 1), hint)
         return wrong(what, case, hint)
-    return right(what, "LambdaLR with your factor gives the reference lr at every update of three schedules")
+    return right(what, tr("LambdaLR with your factor gives the reference lr at every update of three schedules"))

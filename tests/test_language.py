@@ -106,3 +106,8 @@ def test_the_po_reader_joins_continued_lines_and_skips_untranslated(tmp_path):
     po.write_text("msgid \"x\"\nmsgstr \"y\"\nnonsense\n", encoding="utf-8")
     with pytest.raises(ValueError, match="cannot read the line 'nonsense'"):
         read_po(po)
+
+
+def test_the_readme_counts_the_messages_the_tables_hold():
+    readme = (MESSAGES.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"`ja.po` ({len(messages_in_code())} messages)" in readme
