@@ -1,12 +1,14 @@
-"""Test-run rules that apply to the unit tests and to every notebook nbval executes."""
+"""Test-run rules that apply to the unit tests, to every notebook nbval executes, and to which runs each notebook."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-from tests.harness import uncollected_notebooks, usage_errors
+from tests.browser_lab import CHROMIUM
+from tests.harness import run_in_the_browser, uncollected_notebooks, usage_errors
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -36,6 +38,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if missing:
         names = ", ".join(path.name for path in missing)
         raise pytest.UsageError(f"these notebooks were not collected by nbval: {names}")
+
+
+class RunEachNotebookOnce:
+    """Where an English notebook's browser test is selected (after -k and -m) and can run (Chromium and Playwright
+    are here), that test runs every cell in the lab from a fresh kernel and fails on any error; nbval's run of the
+    same cells is then left out (reported as deselected). `./course test notebooks/X.ipynb` runs X under nbval."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list) -> None:
+        if not (CHROMIUM.exists() and importlib.util.find_spec("playwright")):
+            return
+        in_browser = run_in_the_browser((item.nodeid for item in items), NOTEBOOKS)
+        twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.resolve() in in_browser]
+        if twice:
+            config.hook.pytest_deselected(items=twice)
+            items[:] = [item for item in items if item.path.suffix != ".ipynb" or item.path.resolve() not in in_browser]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(RunEachNotebookOnce(), "run-each-notebook-once")
 
 
 @pytest.hookimpl(wrapper=True)

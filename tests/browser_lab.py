@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,12 +95,20 @@ class Lab:
     def log_size(self) -> int:
         return self.log_path.stat().st_size
 
-    def api(self, path: str, method: str = "GET"):
+    def api(self, path: str, method: str = "GET", attempts: int = 5):
+        """Call the server's REST API. A GET that meets a server error is asked again (the server can answer
+        500 to GET /api/kernels while a kernel is starting); the last attempt's error is raised."""
         request = urllib.request.Request(f"{self.base}/api/{path}", method=method,
                                          headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=20) as response:
-            body = response.read()
-        return json.loads(body) if body else None
+        for attempt in range(attempts if method == "GET" else 1):
+            try:
+                with urllib.request.urlopen(request, timeout=20) as response:
+                    body = response.read()
+                return json.loads(body) if body else None
+            except urllib.error.HTTPError as error:
+                if error.code < 500 or attempt == attempts - 1 or method != "GET":
+                    raise
+                time.sleep(0.5 * (attempt + 1))
 
     def kernels(self) -> list[dict]:
         return self.api("kernels")

@@ -28,3 +28,13 @@ def usage_errors(outputs: Iterable[Mapping]) -> list[str]:
         text = output.get("text", "") or ""
         lines += [line for line in text.splitlines() if line.startswith("UsageError")]
     return lines
+
+
+BROWSER_RUN = "tests/test_browser.py::test_notebook_in_course_lab["
+
+
+def run_in_the_browser(nodeids: Iterable[str], notebooks_dir: Path) -> set[Path]:
+    """The notebooks whose browser test (``test_notebook_in_course_lab[<stem>]``) is among ``nodeids``: that test
+    runs every cell in the lab from a fresh kernel and fails on any error, so nbval need not run them again."""
+    stems = {nodeid[len(BROWSER_RUN):-1] for nodeid in nodeids if nodeid.startswith(BROWSER_RUN)}
+    return {(notebooks_dir / f"{stem}.ipynb").resolve() for stem in stems}

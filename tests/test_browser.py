@@ -8,6 +8,9 @@ at 800×900, both with the file browser open as a fresh workspace shows it: ever
 usable (a slider's track at least 120 px wide), the figures are not cut off, and at 1280×720 moving the
 first slider with the keyboard redraws the figure. Screenshots and the measurements go to
 ``artifacts/browser/``. Without Chromium (``/usr/bin/chromium`` or ``$CHROMIUM``) the tests skip.
+
+A cell that raises fails the test, so in a plain run this test is what runs each English notebook: nbval leaves
+out the notebooks whose browser test is selected (conftest.py), and runs them when Chromium is missing.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ BESIDE_WHEN_WIDE = {"01_gradient_descent"}  # its 3-D panel must sit beside the 
 CLICK_TO_START = {"01_gradient_descent"}  # a click on this notebook's first figure starts a new path there
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 # what a widget shows when JupyterLab cannot render it: its Python repr, e.g. `Canvas(toolbar=…)`
+CELL_ERROR = re.compile(r"Traceback|^UsageError", re.M)  # a cell that raised, or a magic IPython rejected
 RAW_WIDGET = re.compile(r"^\s*(Canvas\(|[A-Z]\w*\(children=)")
 
 pytestmark = pytest.mark.skipif(
@@ -221,9 +225,10 @@ def unfinished(page, lab) -> str:
 
 
 def first_error(page) -> str | None:
-    """The text of the first traceback on the page (JupyterLab shows a cell's error as stderr), if any."""
+    """The text of the first traceback or IPython usage error on the page (JupyterLab shows a cell's error as
+    stderr), if any: this test, not nbval, is what runs the notebook's cells in a plain test run (conftest.py)."""
     stderr = page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                          has_text="Traceback")
+                          has_text=CELL_ERROR)
     return stderr.first.inner_text()[-2000:] if stderr.count() else None
 
 
@@ -296,7 +301,7 @@ def output_faults(page) -> list[str]:
         if RAW_WIDGET.match(output):
             faults.append(f"a widget shows as text, not rendered: {output[:120]!r}")
     stderr = page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    faults += [f"a traceback on stderr:\n{text[-1500:]}" for text in stderr.all_inner_texts() if "Traceback" in text]
+    faults += [f"an error on stderr:\n{text[-1500:]}" for text in stderr.all_inner_texts() if CELL_ERROR.search(text)]
     return faults
 
 

@@ -1,11 +1,14 @@
-"""The conftest rules can fail: an uncollected notebook and an IPython UsageError are caught."""
+"""The test harness can fail: an uncollected notebook and an IPython UsageError are caught, and the browser
+tests' REST client retries only what it should."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.harness import uncollected_notebooks, usage_errors
+import pytest
+
+from tests.harness import run_in_the_browser, uncollected_notebooks, usage_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,6 +24,14 @@ def test_uncollected_notebooks(tmp_path):
     assert uncollected_notebooks([nbdir], [], nbdir) == [a.resolve(), b.resolve()]
     assert uncollected_notebooks([a], [a], nbdir) == []
     assert uncollected_notebooks([tmp_path / "tests"], [], nbdir) == []
+
+
+def test_the_notebooks_the_browser_tests_run_are_named_by_their_test_ids(tmp_path):
+    ids = ["tests/test_browser.py::test_notebook_in_course_lab[01_gradient_descent]",
+           "tests/test_browser.py::test_a_translated_edition_in_course_lab_with_the_interface_in_its_language[zh]",
+           "notebooks/02_backprop_autograd.ipynb::Cell 0", "tests/test_repo.py::test_x[01_gradient_descent]"]
+    assert run_in_the_browser(ids, tmp_path) == {(tmp_path / "01_gradient_descent.ipynb").resolve()}
+    assert run_in_the_browser(ids[1:], tmp_path) == set()
 
 
 def test_usage_errors_are_found_in_stream_text():
@@ -61,3 +72,43 @@ def test_an_uncollected_notebook_stops_the_run(pytester, monkeypatch):
 
 
 
+
+
+def test_the_lab_api_asks_again_after_a_server_error_on_get():
+    """The browser tests' REST client retries a GET that met a 5xx (a server starting a kernel can answer 500),
+    and raises at once on a 4xx or on a failed DELETE."""
+    import http.server
+    import threading
+    import urllib.error
+
+    from tests.browser_lab import Lab
+
+    answers = {"GET": [500, 500, 200], "DELETE": [500]}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            code = answers[self.command].pop(0)
+            body = b"[]" if code == 200 else b""
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_DELETE = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        lab = Lab(base=f"http://127.0.0.1:{server.server_port}", token="t", log_path=None, process=None,
+                  runtime_dir=None)
+        assert lab.kernels() == [] and answers["GET"] == []
+        with pytest.raises(urllib.error.HTTPError):
+            lab.api("kernels/x", method="DELETE")
+        answers["GET"] = [404]
+        with pytest.raises(urllib.error.HTTPError):
+            lab.kernels()
+    finally:
+        server.shutdown()

@@ -711,7 +711,7 @@ def test_hub_stops_cleanly_and_a_second_start_keeps_accounts_and_work(client, cl
 
     # second start: same state, same accounts, same work; the idle culler stops an unused server
     classroom.hub = client.HubProcess(classroom.state, classroom.port, classroom.folder / "hub2.log",
-                                      ("--course", str(classroom.course), "--cull-idle", "30")).start()
+                                      ("--course", str(classroom.course), "--cull-idle", "10")).start()
     again = client.StudentSession(classroom.hub.base, a)
     assert again.login(classroom.klass.passwords[a]).status_code == 302
     again.request_token()

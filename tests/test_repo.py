@@ -41,14 +41,22 @@ def test_notebook_is_committed_without_outputs(path):
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them before committing"
 
 
-def test_a_plain_test_run_collects_every_notebook():
-    """`./course test` without arguments reaches every notebook through nbval."""
+def test_a_plain_test_run_runs_every_notebook_once():
+    """`./course test` without arguments runs every notebook exactly once: in the lab by its browser test where
+    Chromium is here, else under nbval."""
+    from tests.browser_lab import CHROMIUM
+
     result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    collected = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
-    missing = [p.name for p in NOTEBOOKS if f"notebooks/{p.name}" not in collected]
-    assert not missing, f"not collected by a plain pytest run: {missing}"
+    ids = [line for line in result.stdout.splitlines() if "::" in line]
+    by_nbval = {line.split("::")[0] for line in ids if ".ipynb::" in line}
+    in_browser = {f"notebooks/{line.split('[')[1].rstrip(']')}.ipynb" for line in ids
+                  if line.startswith("tests/test_browser.py::test_notebook_in_course_lab[")}
+    names = {f"notebooks/{p.name}" for p in NOTEBOOKS}
+    assert not names - by_nbval - in_browser, f"run by neither nbval nor the browser: {names - by_nbval - in_browser}"
+    assert not by_nbval & in_browser, f"run twice, by nbval and in the browser: {sorted(by_nbval & in_browser)}"
+    assert in_browser == (names if CHROMIUM.exists() else set()), sorted(in_browser)
 
 
 def readme_lesson_table_text() -> str:
