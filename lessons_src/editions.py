@@ -7,7 +7,8 @@ The English notebooks are the source. ``translations/<lang>/<notebook stem>.json
 - ``strings``: per code cell id, pairs ``[english literal, translated literal]`` of Python string literals exactly
   as they are written in the code (quotes and ``f`` prefix included): titles, labels and printed sentences;
 - ``corrections``: one markdown cell in the edition's language, inserted after the cell ``after``, with a short
-  table of the passages of the source tutorials the lesson corrects;
+  table of the passages of the source tutorials the lesson corrects, and the SHA-256 of the English section
+  headings its "(section 2)" references were checked against (``headings_sha256``; ``stamp LANG STEM`` records it);
 - ``other_senses`` (optional): per cell id, English words the cell uses in another sense than the glossary's
   ("rank them", "a batch script"), which the glossary check then leaves alone.
 
@@ -84,6 +85,21 @@ def save_catalog(lang: str, stem: str, catalog: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(catalog, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def section_headings(notebook: dict) -> str:
+    """The notebook's section headings (its "## " lines, in order): what a corrections table's "(section 2)"
+    references point at."""
+    return "\n".join(line for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+                     for line in source(cell).splitlines() if line.startswith("## "))
+
+
+def stamp_corrections(lang: str, stem: str) -> Path:
+    """Record that the corrections table's section references were checked against the English headings as they
+    are now (their hash in ``corrections["headings_sha256"]``)."""
+    catalog = load_catalog(lang, stem)
+    catalog["corrections"]["headings_sha256"] = sha256(section_headings(read_notebook(NOTEBOOKS / f"{stem}.ipynb")))
+    return save_catalog(lang, stem, catalog)
 
 
 def set_cell(catalog: dict, english: dict, text: str) -> None:
@@ -195,6 +211,10 @@ def problems(lang: str, stem: str) -> list[Problem]:
     elif corrections.get("after") not in cells:
         found.append(Problem(lang, notebook, "-", f"the corrections table goes after cell "
                                                   f"{corrections.get('after')!r}, which the English notebook lacks"))
+    elif corrections.get("headings_sha256") != sha256(section_headings(english)):
+        found.append(Problem(lang, notebook, "-", "the English section headings changed after the corrections table "
+                                                  "was written: check its section references, then run "
+                                                  f"python3 lessons_src/editions.py stamp {lang} {stem}"))
     return found
 
 
@@ -358,8 +378,9 @@ def _todo(lang: str, stem: str) -> None:
 
 def main(argv: list[str]) -> int:
     usage = ("usage: python3 lessons_src/editions.py build | check | todo LANG STEM | terms LANG STEM\n"
+             "       | stamp LANG STEM\n"
              f"  LANG: one of {sorted(LANGUAGES)}; STEM: a notebook's name without .ipynb, e.g. 01_gradient_descent")
-    if not argv or argv[0] not in ("build", "check", "todo", "terms"):
+    if not argv or argv[0] not in ("build", "check", "todo", "terms", "stamp"):
         print(usage, file=sys.stderr)
         return 2
     if argv[0] == "build":
@@ -387,6 +408,9 @@ def main(argv: list[str]) -> int:
     lang, stem = check_language(argv[1]), argv[2]
     if argv[0] == "todo":
         _todo(lang, stem)
+        return 0
+    if argv[0] == "stamp":
+        print("wrote", stamp_corrections(lang, stem).relative_to(ROOT))
         return 0
     found = term_problems(lang, stem)
     for cell_id, missing in found.items():

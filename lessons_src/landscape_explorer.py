@@ -182,33 +182,50 @@ class LandscapePanel:
         (self.point,) = self.ax.plot([], [], "x", color="magenta", markersize=10, mew=2)
         self.title = self.ax.set_title("", fontsize=9)
         self.ax.legend(loc="upper right", fontsize=7)
-        self.contours = None
+        self.contours = None  # the contour lines shown
+        self.drawn_slices: dict[int, tuple[SliceGrid, np.ndarray, Any]] = {}  # by id(grid): see drawn_slice
         self.surface = None
         self.text = self.ax.text(0.02, 0.03, "", transform=self.ax.transAxes, fontsize=8, bbox=TEXT_BOX)
 
     @property
     def axes(self) -> list:
-        """The contour view's axes: the box changes with the plane and the range, so they are blitted too, and kept
-        per box and labels (:meth:`box`) once drawn."""
-        return [self.ax.xaxis, self.ax.yaxis]
+        """The contour view's axes and title: the box changes with the plane and the range, and the title with the
+        plane and the path, so they are blitted too, and kept per look (:meth:`box`) once drawn."""
+        return [self.ax.xaxis, self.ax.yaxis, self.title]
 
     def box(self) -> tuple:
-        """What the axes look like: their limits and labels."""
-        return self.ax.get_xlim(), self.ax.get_ylim(), self.ax.get_xlabel(), self.ax.get_ylabel()
+        """What the axes and the title look like: the limits, the labels and the title's text."""
+        return (self.ax.get_xlim(), self.ax.get_ylim(), self.ax.get_xlabel(), self.ax.get_ylabel(),
+                self.title.get_text())
 
     @property
     def artists(self) -> list:
         """What moves with every view in the contour view, drawn over the axes."""
-        return [self.image, self.path_line, self.path_end, self.lowest, self.centre, self.point, self.title,
-                self.text, *([self.contours] if self.contours is not None else [])]
+        return [self.image, self.path_line, self.path_end, self.lowest, self.centre, self.point, self.text,
+                *([self.contours] if self.contours is not None else [])]
+
+    def drawn_slice(self, grid: SliceGrid) -> tuple[np.ndarray, Any]:
+        """``grid``'s tiles as colours (RGBA bytes, the colour bar's scale) and its contour lines (12 levels, log-spaced
+        over its losses), made once per slice and kept: a slice shown again (the range slider moved back) reuses
+        them; its lines are hidden while another slice shows."""
+        kept = self.drawn_slices.get(id(grid))
+        if kept is None or kept[0] is not grid:
+            tiles = self.image.to_rgba(np.clip(grid.loss, *LOSS_NORM), bytes=True)
+            levels = np.geomspace(max(np.nanmin(grid.loss), 1e-3), np.nanmax(grid.loss), 12)
+            contours = self.ax.contour(grid.a, grid.b, grid.loss, levels=levels, colors="white", linewidths=0.5,
+                                       alpha=0.6)
+            contours.set_visible(False)
+            contours.set_animated(self.image.get_animated())  # as the other artists: blitted in the explorer
+            self.drawn_slices[id(grid)] = kept = (grid, tiles, contours)  # the slice kept too: its id stays its own
+        return kept[1], kept[2]
 
     def show(self, view: LandscapeView) -> None:
-        """Move the artists to ``view``; the contour lines and the 3-D surface are redrawn from the slice."""
+        """Move the artists to ``view``: the slice's contour lines (made once per slice); the 3-D surface is redrawn."""
         grid, three_d = view.grid, view.view == "3-D"
         self.ax.set_visible(not three_d)
         self.ax3d.set_visible(three_d)
-        loss = np.clip(grid.loss, *LOSS_NORM)
-        self.image.set_data(loss)
+        tiles, contours = self.drawn_slice(grid)
+        self.image.set_data(tiles)
         # each tile centred on its grid point (the axes show the grid's own range: the edge tiles are halved); tiles
         # with a contour over them are what was computed, and their flat colours cost half the PNG of a smooth image
         da, db = (grid.a[-1] - grid.a[0]) / (len(grid.a) - 1), (grid.b[-1] - grid.b[0]) / (len(grid.b) - 1)
@@ -216,11 +233,9 @@ class LandscapePanel:
         self.ax.set(xlim=(grid.a[0], grid.a[-1]), ylim=(grid.b[0], grid.b[-1]), xlabel=view.labels[0],
                     ylabel=view.labels[1])
         if self.contours is not None:
-            self.contours.remove()
-        levels = np.geomspace(max(np.nanmin(grid.loss), 1e-3), np.nanmax(grid.loss), 12)
-        self.contours = self.ax.contour(grid.a, grid.b, grid.loss, levels=levels, colors="white", linewidths=0.5,
-                                        alpha=0.6)
-        self.contours.set_animated(self.image.get_animated())  # as the other artists: blitted in the explorer
+            self.contours.set_visible(False)
+        self.contours = contours
+        self.contours.set_visible(True)
         path = view.path if view.path is not None else np.empty((0, 2))
         self.path_line.set_data(path[:, 0], path[:, 1])
         self.path_end.set_data(path[-1:, 0], path[-1:, 1])
@@ -233,7 +248,8 @@ class LandscapePanel:
         if three_d:
             self.ax3d.clear()
             A, B = np.meshgrid(grid.a, grid.b)
-            self.surface = self.ax3d.plot_surface(A, B, np.log10(loss), cmap="viridis", norm=plt.Normalize(
+            log_loss = np.log10(np.clip(grid.loss, *LOSS_NORM))
+            self.surface = self.ax3d.plot_surface(A, B, log_loss, cmap="viridis", norm=plt.Normalize(
                 *np.log10(LOSS_NORM)), linewidth=0, antialiased=False)
             self.ax3d.set(xlabel="a", ylabel="b", zlabel=tr("log10 loss"), title=self.title.get_text())
             self.ax3d.view_init(35, -60)

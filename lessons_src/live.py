@@ -21,6 +21,7 @@ import traitlets
 from IPython.display import display
 
 from lessons_src.descent import round_up_steps
+from lessons_src.frames import send_fast_frames
 from lessons_src.language import tr
 from lessons_src.plotting import LOSS_FLOOR, plot_contour, style_step_panel
 from lessons_src.surfaces import Surface, get_surface
@@ -136,8 +137,10 @@ def fix_label_positions(*axes) -> None:
 
 
 def canvas_or_output(fig: matplotlib.figure.Figure) -> widgets.Widget:
-    """The figure's ipympl canvas when it is a widget; otherwise an Output that shows the figure."""
+    """The figure's ipympl canvas when it is a widget (sending its frames fast: :mod:`lessons_src.frames`);
+    otherwise an Output that shows the figure."""
     if isinstance(fig.canvas, widgets.DOMWidget):
+        send_fast_frames(fig.canvas)
         for name, value in (("header_visible", False), ("toolbar_position", "left"), ("resizable", False)):
             if hasattr(fig.canvas, name):
                 setattr(fig.canvas, name, value)

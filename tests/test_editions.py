@@ -104,6 +104,7 @@ def tiny(tmp_path, monkeypatch):
     catalog["strings"] = {"c1": [['"loss:"', '"损失："']]}
     catalog["corrections"] = {"after": "m1", "text": "本课不更正源教程。"}
     editions.save_catalog("zh", "01_x", catalog)
+    editions.stamp_corrections("zh", "01_x")
     return notebooks, cells
 
 
@@ -124,6 +125,28 @@ def test_a_changed_english_cell_makes_its_translation_stale_and_the_build_refuse
     assert [p.what for p in problems("zh", "01_x")] == ["the English text changed after it was translated"]
     with pytest.raises(ValueError, match="cannot be built"):
         build_notebook("zh", "01_x")
+
+
+def test_a_renamed_section_makes_the_corrections_table_stale_until_stamped(tiny):
+    notebooks, cells = tiny
+    cells[0]["source"] += "\n\n## 1. A new first section"
+    (notebooks / "01_x.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
+                                                      "nbformat_minor": 5}), encoding="utf-8")
+    found = [p.what for p in problems("zh", "01_x")]
+    assert "the English text changed after it was translated" in found
+    assert any("section headings changed after the corrections table" in what and "stamp zh 01_x" in what
+               for what in found)
+    editions.stamp_corrections("zh", "01_x")
+    assert not any("section headings" in p.what for p in problems("zh", "01_x"))
+
+
+@pytest.mark.parametrize(("lang", "stem"), EDITIONS, ids=IDS)
+def test_the_corrections_table_names_sections_the_lesson_has(lang, stem):
+    """A corrections table's "(第 2 节)" / "（第 2 節）": the English notebook has a "## 2." section."""
+    english = read_notebook(editions.NOTEBOOKS / f"{stem}.ipynb")
+    numbers = {int(n) for n in re.findall(r"^## (\d+)\.", editions.section_headings(english), re.M)}
+    cited = {int(n) for n in re.findall(r"第\s*(\d+)\s*[节節]", load_catalog(lang, stem)["corrections"]["text"])}
+    assert cited <= numbers, f"{lang}/{stem}: sections {sorted(cited - numbers)} cited; it has {sorted(numbers)}"
 
 
 def test_missing_cells_strings_that_left_the_code_and_a_missing_table_are_named(tiny):

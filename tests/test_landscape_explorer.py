@@ -61,7 +61,7 @@ def test_controls_change_the_result_and_the_artists(setup):
     assert explorer.view.grid.a[-1] == pytest.approx(0.5)
     assert not np.array_equal(explorer.panel.image.get_array(), before)
     explorer.resolution_picker.value = 11  # computed on demand
-    assert explorer.view.grid.loss.shape == (11, 11) and explorer.panel.image.get_array().shape == (11, 11)
+    assert explorer.view.grid.loss.shape == (11, 11) and explorer.panel.image.get_array().shape[:2] == (11, 11)
     explorer.plane_picker.value = planes[1].name
     assert explorer.path_picker.value == "SGD" and len(explorer.panel.path_line.get_xdata()) == len(
         planes[1].paths["SGD"])
@@ -151,3 +151,26 @@ def test_a_range_seen_before_shows_what_a_full_draw_shows(setup):
     explorer.fig.canvas.draw()
     np.testing.assert_array_equal(np.asarray(explorer.fig.canvas.buffer_rgba()), blitted)
     plt.close(explorer.fig)
+
+
+def test_a_slice_shown_again_reuses_its_contour_lines_and_its_frame_is_what_a_full_draw_shows(setup, pixels):
+    """The range slider moved back shows the slice's kept contour lines (the others hidden), and the blitted frame
+    (kept axes and title, moving artists over them) has the pixels of a full draw."""
+    _, _, _, planes = setup
+    explorer = LandscapeExplorer(planes[:1], resolution=7)
+    explorer.fig.canvas.draw()
+    first = explorer.panel.contours
+    explorer.zoom_slider.value = 2.0
+    second = explorer.panel.contours
+    assert second is not first and second.get_visible() and not first.get_visible()
+    explorer.zoom_slider.value = 1.0
+    assert explorer.panel.contours is first and first.get_visible() and not second.get_visible()
+    blitted = np.asarray(explorer.fig.canvas.buffer_rgba()).copy()
+    assert np.array_equal(blitted, pixels(explorer.fig))
+    explorer = LandscapeExplorer(planes[1:2], resolution=7)  # the PCA plane, its path drawn and named in the title
+    explorer.fig.canvas.draw()
+    explorer.path_picker.value = None  # a new title over the same axes: kept in a layer of its own
+    assert explorer.panel.title.get_text() == planes[1].name
+    explorer.path_picker.value = "SGD"  # the title with the path again, not the layer just kept
+    blitted = np.asarray(explorer.fig.canvas.buffer_rgba()).copy()
+    assert np.array_equal(blitted, pixels(explorer.fig))
