@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int
 
 DATA_ENV_VAR = "COURSE_DATA_DIR"
@@ -77,20 +78,21 @@ def validate_idx_file(path: str | os.PathLike, magic: int, ndim: int) -> tuple[i
         header = f.read(header_len)
     if len(header) < header_len:
         raise CorruptDataError(
-            f"{path} is truncated ({size} bytes, shorter than its header). Delete it and run again."
+            tr("{path} is truncated ({size} bytes, shorter than its header). Delete it and run again.",
+               path=path, size=size)
         )
     found_magic = struct.unpack(">i", header[:4])[0]
     if found_magic != magic:
         raise CorruptDataError(
-            f"{path} is not a valid IDX file: magic number {found_magic}, expected {magic}. "
-            "Delete it and run again."
+            tr("{path} is not a valid IDX file: magic number {found}, expected {expected}. Delete it and run again.",
+               path=path, found=found_magic, expected=magic)
         )
     shape = struct.unpack(f">{ndim}i", header[4:])
     expected = header_len + int(torch.tensor(shape).prod())
     if size != expected:
         raise CorruptDataError(
-            f"{path} is truncated or corrupt: header says shape {shape} ({expected} bytes), "
-            f"file has {size} bytes. Delete it and run again."
+            tr("{path} is truncated or corrupt: header says shape {shape} ({expected} bytes), file has {size} "
+               "bytes. Delete it and run again.", path=path, shape=shape, expected=expected, size=size)
         )
     if ndim == 1:
         _validate_labels(path, header_len)
@@ -103,8 +105,9 @@ def _validate_labels(path: Path, header_len: int) -> None:
     bad = np.flatnonzero(labels >= len(CLASS_NAMES))
     if len(bad):
         raise CorruptDataError(
-            f"{path} holds label {labels[bad[0]]} at position {bad[0]} ({len(bad)} label(s) outside "
-            f"0-{len(CLASS_NAMES) - 1}); FashionMNIST has {len(CLASS_NAMES)} classes. Delete it and run again."
+            tr("{path} holds label {label} at position {position} ({count} label(s) outside 0-{top}); FashionMNIST "
+               "has {classes} classes. Delete it and run again.", path=path, label=labels[bad[0]], position=bad[0],
+               count=len(bad), top=len(CLASS_NAMES) - 1, classes=len(CLASS_NAMES))
         )
 
 
@@ -117,8 +120,8 @@ def validate_raw_dir(folder: str | os.PathLike) -> dict[str, tuple[int, ...]]:
         n_labels = shapes[f"{split}-labels-idx1-ubyte"][0]
         if n_images != n_labels:
             raise CorruptDataError(
-                f"{folder}: {split} has {n_images} images but {n_labels} labels. "
-                "Delete the folder and run again."
+                tr("{folder}: {split} has {images} images but {labels} labels. Delete the folder and run again.",
+                   folder=folder, split=split, images=n_images, labels=n_labels)
             )
     return shapes
 
@@ -135,9 +138,10 @@ def _require_writable(folder: Path) -> None:
             raise PermissionError(errno.EACCES, "the folder is read-only", str(folder))
     except OSError as err:
         raise DataNotFoundError(
-            f"FashionMNIST is not in {folder}, and it cannot be put there ({err.strerror or err}).\n"
-            f"Set {DATA_ENV_VAR} to a folder you can write (e.g. export {DATA_ENV_VAR}=~/course-data) "
-            "and run again, or copy the four IDX files into that folder."
+            tr("FashionMNIST is not in {folder}, and it cannot be put there ({reason}).\n"
+               "Set {variable} to a folder you can write (e.g. export {variable}=~/course-data) "
+               "and run again, or copy the four IDX files into that folder.",
+               folder=folder, reason=err.strerror or err, variable=DATA_ENV_VAR)
         ) from None
 
 
@@ -155,7 +159,8 @@ def _copy_from_debian(folder: Path, debian_dir: Path) -> bool:
             validate_idx_file(partial, *IDX_FILES[name])
         except (OSError, EOFError, CorruptDataError) as err:
             partial.unlink(missing_ok=True)
-            raise CorruptDataError(f"{src} could not be decompressed into a valid IDX file: {err}") from err
+            raise CorruptDataError(tr("{source} could not be decompressed into a valid IDX file: {error}",
+                                      source=src, error=err)) from err
         partial.replace(folder / name)  # atomic: a crash never leaves a half-written IDX file
     return True
 
@@ -177,21 +182,23 @@ def _download(root: Path, mirrors: Sequence[str] | None, timeout_s: float) -> No
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():
-        raise TimeoutError(f"no answer within {timeout_s:g} s")
+        raise TimeoutError(tr("no answer within {seconds} s", seconds=f"{timeout_s:g}"))
     if errors:
         raise errors[0]
 
 
 def _not_found_message(folder: Path, debian_dir: Path, reason: str) -> str:
-    return (
+    return tr(
         "FashionMNIST was not found and could not be downloaded.\n"
-        f"  looked in: {folder} (the four IDX files) and {debian_dir} (Debian's package)\n"
-        f"  download: {reason}\n"
+        "  looked in: {folder} (the four IDX files) and {debian_dir} (Debian's package)\n"
+        "  download: {reason}\n"
         "Get it one of two ways, then run again:\n"
-        "  1. offline: sudo apt-get install dataset-fashion-mnist\n"
-        f"     (or copy the four files {', '.join(IDX_FILES)} into {folder})\n"
+        "  1. offline: {install}\n"
+        "     (or copy the four files {files} into {folder})\n"
         "  2. online: run again with internet access and torchvision downloads it there.\n"
-        f"To use data kept elsewhere, set {DATA_ENV_VAR} to the folder that holds FashionMNIST/raw/."
+        "To use data kept elsewhere, set {variable} to the folder that holds FashionMNIST/raw/.",
+        folder=folder, debian_dir=debian_dir, reason=reason, install="sudo apt-get install dataset-fashion-mnist",
+        files=", ".join(IDX_FILES), variable=DATA_ENV_VAR,
     )
 
 
@@ -212,7 +219,7 @@ def provision_fashion_mnist(
         if _copy_from_debian(folder, debian_dir):
             source = "debian"
         elif not download:
-            raise DataNotFoundError(_not_found_message(folder, debian_dir, "not tried (download=False)"))
+            raise DataNotFoundError(_not_found_message(folder, debian_dir, tr("not tried (download=False)")))
         else:
             try:
                 _download(root, mirrors, timeout_s)
@@ -247,7 +254,8 @@ def load_fashion_mnist(
 def to_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """All images as float32 (N, 1, 28, 28) in [0, 1] and labels as int64 (N,), without a loader."""
     if not (hasattr(dataset, "data") and hasattr(dataset, "targets")):
-        raise TypeError(f"dataset must have .data and .targets (an MNIST-style dataset), got {type(dataset).__name__}")
+        raise TypeError(tr("dataset must have .data and .targets (an MNIST-style dataset), got {type}",
+                           type=type(dataset).__name__))
     X = dataset.data.unsqueeze(1).to(torch.float32).div(255)  # same arithmetic as ToTensor()
     y = torch.as_tensor(dataset.targets, dtype=torch.int64)
     return X, y
@@ -256,13 +264,14 @@ def to_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
 def sample_per_class(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Tensor:
     """Indices of ``per_class`` seeded random examples of each class: shape (num_classes, per_class)."""
     if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
+        raise ValueError(tr("{name} must be >= {low}, got {value}", name="per_class", low=1, value=per_class))
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for label in range(int(labels.max()) + 1):
         members = torch.nonzero(labels == label).flatten()
         if len(members) < per_class:
-            raise ValueError(f"class {label} has {len(members)} examples, fewer than per_class={per_class}")
+            raise ValueError(tr("class {label} has {count} examples, fewer than per_class={per_class}",
+                                label=label, count=len(members), per_class=per_class))
         rows.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     return torch.stack(rows)
 
@@ -276,7 +285,7 @@ def train_validation_split(num_samples: int, num_val: int, seed: int = 0) -> tup
     """
     num_samples = as_int("num_samples", num_samples, low=2)
     num_val = as_int("num_val", num_val, low=1, high=num_samples - 1,
-                     remedy="keep at least one example for training and one for validation")
+                     remedy=tr("keep at least one example for training and one for validation"))
     order = torch.randperm(num_samples, generator=torch.Generator().manual_seed(as_int("seed", seed)))
     return order[num_val:].sort().values, order[:num_val].sort().values
 
@@ -305,7 +314,7 @@ FASHION_MNIST_STD = 0.3530
 def normalize(X: torch.Tensor, mean: float = FASHION_MNIST_MEAN, std: float = FASHION_MNIST_STD) -> torch.Tensor:
     """Shift and scale pixels to mean 0 and standard deviation 1 over the training set: (X − mean) / std."""
     if std <= 0:
-        raise ValueError(f"std must be > 0, got {std}")
+        raise ValueError(tr("{name} must be > {low}, got {value}", name="std", low=0, value=std))
     return (X - mean) / std
 
 
@@ -316,7 +325,7 @@ def main() -> int:
     except (DataNotFoundError, CorruptDataError) as err:
         print(err, file=sys.stderr)
         return 1
-    print(f"FashionMNIST ready in {raw_dir()} (source: {source})")
+    print(tr("FashionMNIST ready in {folder} (source: {source})", folder=raw_dir(), source=source))
     return 0
 
 

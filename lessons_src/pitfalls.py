@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lessons_src.language import tr
 from lessons_src.models import TutorialMLP
 from lessons_src.training import model_device
 from lessons_src.validation import as_int, as_real, validate_hyperparameters
@@ -54,7 +55,8 @@ def train_steps(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
     Unlike ``training.train_epoch`` it never stops on NaN: the point is to watch what a mistake does.
     """
     if order not in STEP_ORDERS:
-        raise ValueError(f"order must be one of {STEP_ORDERS}, got {order!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="order", choices=STEP_ORDERS,
+                            value=repr(order)))
     if max_steps is not None:
         max_steps = as_int("max_steps", max_steps)
     device = model_device(model)
@@ -96,7 +98,7 @@ def mean_test_losses(model: nn.Module, loader: Iterable, loss_fn: Callable) -> d
             total, weighted = total + loss, weighted + loss * len(y)
             num_batches, num_examples = num_batches + 1, num_examples + len(y)
     if num_batches == 0:
-        raise ValueError("loader gave no batches")
+        raise ValueError(tr("{loader} gave no batches", loader="loader"))
     return {"per batch": total / num_batches, "per example": weighted / num_examples,
             "sum / examples": total / num_examples}
 
@@ -136,12 +138,18 @@ class TrainConfig:
 @dataclass(frozen=True)
 class BuggySnippet:
     """A "find the bug" exercise: ``code`` whose line number ``line`` (from 1) is wrong for the reason
-    ``why``; ``fix`` is what that line should say (it may be several lines, or empty: delete it)."""
+    ``why``; ``fix`` is what that line should say (it may be several lines, or empty: delete it).
+    ``reason()`` gives ``why`` in the language in use when it is read."""
 
     code: str
     line: int
-    why: str
+    reason: Callable[[], str]
     fix: str
+
+    @property
+    def why(self) -> str:
+        """Why the line is wrong, in the language the helpers speak now."""
+        return self.reason()
 
     def fixed_code(self) -> str:
         """The code with the buggy line replaced by the fix."""
@@ -157,7 +165,7 @@ for X, y in train_loader:
     loss = loss_fn(logits, y)
     loss.backward()
     optimizer.step()
-""", 4, "no optimizer.zero_grad() before loss.backward(): the gradients of all batches add up",
+""", 4, lambda: tr("no optimizer.zero_grad() before loss.backward(): the gradients of all batches add up"),
         "    optimizer.zero_grad()\n    loss.backward()\n"),
     "evaluate": BuggySnippet("""\
 model.eval()
@@ -166,7 +174,7 @@ with torch.no_grad():
     for X, y in test_loader:
         total_loss += loss_fn(model(X), y).item()
 test_loss = total_loss / len(test_loader.dataset)
-""", 6, "the loss is already a mean per batch: divide by len(test_loader), the number of batches",
+""", 6, lambda: tr("the loss is already a mean per batch: divide by len(test_loader), the number of batches"),
         "test_loss = total_loss / len(test_loader)\n"),
     "accuracy": BuggySnippet("""\
 model.eval()
@@ -175,7 +183,7 @@ with torch.no_grad():
     for X, y in test_loader:
         predicted = model(X).argmax(0)
         correct += (predicted == y).sum().item()
-""", 5, "argmax(0) takes the largest row of each class; the prediction is argmax(1), over the classes",
+""", 5, lambda: tr("argmax(0) takes the largest row of each class; the prediction is argmax(1), over the classes"),
         "        predicted = model(X).argmax(1)\n"),
     "model": BuggySnippet("""\
 model = nn.Sequential(
@@ -185,7 +193,7 @@ model = nn.Sequential(
     nn.Linear(512, 10),
     nn.ReLU(),
 )
-""", 6, "a ReLU after the last layer clips the logits at 0, and clipped logits get no gradient", ""),
+""", 6, lambda: tr("a ReLU after the last layer clips the logits at 0, and clipped logits get no gradient"), ""),
 }
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from lessons_src.checkpoint import load_weights, rng_states, save_weights, set_rng_states
 from lessons_src.history import History
 from lessons_src.interrupts import StopRequests, critical, stoppable
+from lessons_src.language import tr
 from lessons_src.loaders import EpochSampler, TensorLoader, epoch_batches, epoch_order
 from lessons_src.loaders import set_loader_epoch as set_loader_epoch  # re-exported
 from lessons_src.metrics import accuracy, confusion_matrix, per_class_accuracy  # re-exported
@@ -57,14 +58,16 @@ def model_device(model: nn.Module) -> torch.device:
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite, or exploded; the weights are no longer usable."""
 
-    def __init__(self, epoch: int, step: int, lr: float, loss: float, *, optimizer_name: str = "the optimizer",
+    def __init__(self, epoch: int, step: int, lr: float, loss: float, *, optimizer_name: str = "",
                  what: str = "") -> None:
         self.epoch, self.step, self.lr, self.loss = epoch, step, float(lr), loss
-        what = what or f"the loss became {loss}"
-        super().__init__(
-            f"training diverged: {what} at epoch {epoch}, step {step} with {optimizer_name} at lr = {self.lr:g}. "
-            f"The weights are now unusable: build a fresh model and try a smaller lr (e.g. {self.lr / 10:g})."
-        )
+        optimizer_name = optimizer_name or tr("the optimizer")
+        what = what or tr("the loss became {loss}", loss=loss)
+        super().__init__(tr(
+            "training diverged: {what} at epoch {epoch}, step {step} with {optimizer} at lr = {lr}. "
+            "The weights are now unusable: build a fresh model and try a smaller lr (e.g. {smaller_lr}).",
+            what=what, epoch=epoch, step=step, optimizer=optimizer_name, lr=f"{self.lr:g}",
+            smaller_lr=f"{self.lr / 10:g}"))
 
 
 def _first_nonfinite(values: list[torch.Tensor]) -> int | None:
@@ -98,9 +101,9 @@ def _raise_if_exploded(losses: list[float], first_loss: float, epoch: int, first
     if mean > limit:
         index = next(i for i, loss in enumerate(losses) if loss > limit)
         name, lr = _describe(optimizer)
-        raise TrainingDiverged(epoch, first_step + index + 1, lr, losses[index], optimizer_name=name, what=(
-            f"the loss exploded from {first_loss:.3g} to {losses[index]:.3g} (this epoch's mean, {mean:.3g}, is "
-            f"more than {EXPLOSION_FACTOR} times the first step's loss)"))
+        raise TrainingDiverged(epoch, first_step + index + 1, lr, losses[index], optimizer_name=name, what=tr(
+            "the loss exploded from {first:.3g} to {loss:.3g} (this epoch's mean, {mean:.3g}, is more than {factor} "
+            "times the first step's loss)", first=first_loss, loss=losses[index], mean=mean, factor=EXPLOSION_FACTOR))
 
 
 def _snapshot(model: nn.Module) -> tuple:
@@ -209,10 +212,10 @@ class _TrainingPass:
         index = self.checked + bad
         bad_input = _first_nonfinite(self.input_sums[:index + 1])
         if bad_input is not None:
-            return ValueError(
-                f"the inputs of epoch {self.epoch}, step {self.first_step + bad_input + 1} hold NaN or infinite "
-                "values: the data is not finite (the learning rate is not the problem). Find them with "
-                "~torch.isfinite(X), clean or drop those examples, and start again from a fresh model.")
+            return ValueError(tr(
+                "the inputs of epoch {epoch}, step {step} hold NaN or infinite values: the data is not finite (the "
+                "learning rate is not the problem). Find them with ~torch.isfinite(X), clean or drop those examples, "
+                "and start again from a fresh model.", epoch=self.epoch, step=self.first_step + bad_input + 1))
         name, lr = _describe(self.optimizer)
         return TrainingDiverged(self.epoch, self.first_step + index + 1, lr, self.losses[index].item(),
                                 optimizer_name=name)
@@ -243,7 +246,7 @@ def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
     steps = _TrainingPass(model, loss_fn, optimizer, epoch=epoch, check_every=check_every, log_grad_norm=False)
     steps.run(loader, progress=progress, total=_length(loader))
     if not steps.losses:
-        raise ValueError("loader gave no batches")
+        raise ValueError(tr("{loader} gave no batches", loader="loader"))
     steps.check()
     losses = steps.loss_values()
     _raise_if_exploded(losses, losses[0], epoch, 0, optimizer)
@@ -288,7 +291,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[flo
             correct += (output.argmax(dim=1) == y).sum()
             num_examples += len(y)
     if not losses:
-        raise ValueError("loader gave no batches")
+        raise ValueError(tr("{loader} gave no batches", loader="loader"))
     mean_loss = (total_loss / len(losses)).item()
     if not math.isfinite(mean_loss):
         _explain_nonfinite_evaluation(losses, input_sums)
@@ -297,12 +300,14 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable) -> tuple[flo
 
 def _explain_nonfinite_evaluation(losses: list[torch.Tensor], input_sums: list[torch.Tensor]) -> None:
     index = _first_nonfinite(losses)
-    batch = f"the loss of batch {index + 1} is {losses[index].item()}"
+    batch, loss = index + 1, losses[index].item()
     if _first_nonfinite(input_sums[:index + 1]) is not None:
-        raise ValueError(f"{batch}: its inputs hold NaN or infinite values. The data is not finite: find them "
-                         "with ~torch.isfinite(X) and clean or drop those examples.")
-    raise ValueError(f"{batch} although its inputs are finite: the model's outputs are not finite, so its weights "
-                     "have probably diverged. Train a fresh model with a smaller lr.")
+        raise ValueError(tr("the loss of batch {batch} is {loss}: its inputs hold NaN or infinite values. The data "
+                            "is not finite: find them with ~torch.isfinite(X) and clean or drop those examples.",
+                            batch=batch, loss=loss))
+    raise ValueError(tr("the loss of batch {batch} is {loss} although its inputs are finite: the model's outputs are "
+                        "not finite, so its weights have probably diverged. Train a fresh model with a smaller lr.",
+                        batch=batch, loss=loss))
 
 
 # --- many epochs --------------------------------------------------------------------------------
@@ -329,7 +334,7 @@ class _Run:
         elif not history.partial_trained and history.partial_steps:
             self._check_explosion()  # stopped after the epoch's last step: train() never ran its check
         if history.partial_steps == 0:
-            raise ValueError("train_loader gave no batches")
+            raise ValueError(tr("{loader} gave no batches", loader="train_loader"))
         history.partial_trained = True
         self.phase, self.saved = "evaluation", _snapshot(self.model)
         val_loss, val_accuracy = evaluate(self.model, stoppable(self.val_loader, self.stop), self.loss_fn)
@@ -397,11 +402,22 @@ class _Run:
             where = f"during epoch {epoch}, after step {history.partial_steps}"
         else:
             where = f"after epoch {history.num_epochs}" if history.num_epochs else "before epoch 1"
-        history.interrupted, history.generators = where, rng_states()
-        steps = f" and {history.partial_steps} step(s) of epoch {epoch}" if history.partial_steps else ""
-        warnings.warn(f"training interrupted {where}: the model keeps the weights of the last complete step, the "
-                      f"History records {history.num_epochs} complete epoch(s){steps}. fit(..., history=history) "
-                      "goes on from there; save_checkpoint(path, model, optimizer, history=history) keeps it on disk.",
+        history.interrupted, history.generators = where, rng_states()  # a record, kept in English
+        if self.phase == "evaluation":
+            said = tr("during the evaluation of epoch {epoch}", epoch=epoch)
+        elif history.partial_steps:
+            said = tr("during epoch {epoch}, after step {step}", epoch=epoch, step=history.partial_steps)
+        else:
+            said = (tr("after epoch {epoch}", epoch=history.num_epochs) if history.num_epochs
+                    else tr("before epoch 1"))
+        kept = {"where": said, "epochs": history.num_epochs, "steps": history.partial_steps, "epoch": epoch}
+        warnings.warn(tr("training interrupted {where}: the model keeps the weights of the last complete step, the "
+                         "History records {epochs} complete epoch(s) and {steps} step(s) of epoch {epoch}. "
+                         "fit(..., history=history) goes on from there; save_checkpoint(path, model, optimizer, "
+                         "history=history) keeps it on disk.", **kept) if history.partial_steps else
+                      tr("training interrupted {where}: the model keeps the weights of the last complete step, the "
+                         "History records {epochs} complete epoch(s). fit(..., history=history) goes on from there; "
+                         "save_checkpoint(path, model, optimizer, history=history) keeps it on disk.", **kept),
                       stacklevel=3)
 
 
@@ -423,12 +439,13 @@ def _validate_fit_arguments(optimizer: torch.optim.Optimizer, num_epochs: Any, s
     for group in optimizer.param_groups:
         validate_hyperparameters(lr=group["lr"], momentum=group.get("momentum"))
     if scheduler_step not in ("epoch", "batch"):
-        raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
+        raise ValueError(tr("{name} must be 'epoch' or 'batch', got {value}", name="scheduler_step",
+                            value=repr(scheduler_step)))
     if scheduler is not None and getattr(scheduler, "optimizer", optimizer) is not optimizer:
-        raise ValueError("scheduler must be built on the optimizer given to fit, e.g. StepLR(optimizer, ...)")
+        raise ValueError(tr("scheduler must be built on the optimizer given to fit, e.g. StepLR(optimizer, ...)"))
     if isinstance(scheduler, ReduceLROnPlateau) and scheduler_step == "batch":
-        raise ValueError("scheduler_step must be 'epoch' for ReduceLROnPlateau: it needs the validation loss, "
-                         "which fit measures once per epoch")
+        raise ValueError(tr("scheduler_step must be 'epoch' for ReduceLROnPlateau: it needs the validation loss, "
+                            "which fit measures once per epoch"))
     return num_epochs, check_every
 
 
@@ -516,5 +533,5 @@ def predict(model: nn.Module, loader: Iterable) -> tuple[torch.Tensor, torch.Ten
             predicted.append(output.argmax(dim=1).cpu())
             labels.append(y.cpu())
     if not labels:
-        raise ValueError("loader gave no batches")
+        raise ValueError(tr("{loader} gave no batches", loader="loader"))
     return torch.cat(predicted), torch.cat(labels)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lessons_src.language import tr
+
 __all__ = [
     "as_real", "as_int", "as_point", "validate_hyperparameters", "require_finite",
     "require_class_labels", "require_matrix", "MAX_STEPS",
@@ -44,11 +46,13 @@ def as_real(name: str, value: Any, *, low: float = -math.inf, high: float = math
         ok = (number > low if low_open else number >= low) and (number < high if high_open else number <= high)
     if not ok:
         left, right = "(" if low_open else "[", ")" if high_open else "]"
+        given = {"name": name, "low": f"{low:g}", "value": repr(value)}
+        if high == math.inf and low_open:
+            raise ValueError(tr("{name} must be a finite number > {low}, got {value}", **given))
         if high == math.inf:
-            wanted = f"a finite number {'>' if low_open else '>='} {low:g}"
-        else:
-            wanted = f"a finite number in {left}{low:g}, {high:g}{right}"
-        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+            raise ValueError(tr("{name} must be a finite number >= {low}, got {value}", **given))
+        raise ValueError(tr("{name} must be a finite number in {interval}, got {value}", **given,
+                            interval=f"{left}{low:g}, {high:g}{right}"))
     return number
 
 
@@ -60,9 +64,10 @@ def as_int(name: str, value: Any, *, low: int = 0, high: int | None = None, reme
         number = int(number)
         ok = number >= low and (high is None or number <= high)
     if not ok:
-        wanted = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
-        tail = f"; {remedy}" if remedy else ""
-        raise ValueError(f"{name} must be {wanted}, got {value!r}{tail}")
+        given = {"name": name, "low": low, "high": high, "value": repr(value)}
+        problem = (tr("{name} must be an int >= {low}, got {value}", **given) if high is None
+                   else tr("{name} must be an int in [{low}, {high}], got {value}", **given))
+        raise ValueError(tr("{problem}; {remedy}", problem=problem, remedy=remedy) if remedy else problem)
     return number
 
 
@@ -73,7 +78,7 @@ def as_point(name: str, value: Any) -> np.ndarray:
     except (TypeError, ValueError):
         point = np.full(3, np.nan)
     if point.shape != (2,) or not np.all(np.isfinite(point)):
-        raise ValueError(f"{name} must be two finite numbers (w1, w2), got {value!r}")
+        raise ValueError(tr("{name} must be two finite numbers (w1, w2), got {value}", name=name, value=repr(value)))
     return point
 
 
@@ -90,7 +95,7 @@ def validate_hyperparameters(*, lr: Any = None, batch_size: Any = None, num_epoc
         as_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
     if num_steps is not None:
         as_int("num_steps", num_steps, low=0, high=MAX_STEPS,
-               remedy="split a longer run into several calls")
+               remedy=tr("split a longer run into several calls"))
 
 
 def require_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
@@ -98,8 +103,8 @@ def require_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
     if tensor.is_floating_point() or tensor.is_complex():
         bad = int((~torch.isfinite(tensor)).sum())
         if bad:
-            raise ValueError(f"{name} holds {bad} NaN or infinite value(s): the data is not finite "
-                             "(clean or drop those examples before training)")
+            raise ValueError(tr("{name} holds {bad} NaN or infinite value(s): the data is not finite "
+                                "(clean or drop those examples before training)", name=name, bad=bad))
     return tensor
 
 
@@ -107,31 +112,32 @@ def require_class_labels(y: torch.Tensor, num_examples: int | None = None,
                        num_classes: int | None = None, *, name: str = "labels") -> torch.Tensor:
     """``y`` unchanged if it holds class indices: integer dtype, shape (N,), values in [0, C)."""
     if y.dim() == 2 and y.shape[1] > 1:
-        raise ValueError(f"{name} must be class indices of shape (N,), got shape {tuple(y.shape)}; "
-                         "for one-hot labels use y.argmax(1)")
+        raise ValueError(tr("{name} must be class indices of shape (N,), got shape {shape}; "
+                            "for one-hot labels use y.argmax(1)", name=name, shape=tuple(y.shape)))
     if y.dim() != 1:
-        raise ValueError(f"{name} must be class indices of shape (N,), got shape {tuple(y.shape)}; "
-                         "use y.reshape(-1) or y.squeeze(1)")
+        raise ValueError(tr("{name} must be class indices of shape (N,), got shape {shape}; "
+                            "use y.reshape(-1) or y.squeeze(1)", name=name, shape=tuple(y.shape)))
     if y.is_floating_point() or y.dtype == torch.bool:
-        raise ValueError(f"{name} must be an integer tensor of class indices, got dtype {y.dtype}; "
-                         "use y.long()")
+        raise ValueError(tr("{name} must be an integer tensor of class indices, got dtype {dtype}; "
+                            "use y.long()", name=name, dtype=y.dtype))
     if num_examples is not None and len(y) != num_examples:
-        raise ValueError(f"{name} must hold one label per example: {num_examples} examples, "
-                         f"{len(y)} labels")
+        raise ValueError(tr("{name} must hold one label per example: {num_examples} examples, {num_labels} labels",
+                            name=name, num_examples=num_examples, num_labels=len(y)))
     if num_classes is not None and len(y):
         low, high = int(y.min()), int(y.max())
         if low < 0 or high >= num_classes:
-            raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got values from {low} to {high}")
+            raise ValueError(tr("{name} must lie in [0, {top}], got values from {low} to {high}",
+                                name=name, top=num_classes - 1, low=low, high=high))
     return y
 
 
 def require_matrix(name: str, tensor: Any, rows: int | None = None, cols: int | None = None) -> torch.Tensor:
     """``tensor`` unchanged if it is a 2-D tensor with the given rows/cols (None: any), else ValueError."""
     if not isinstance(tensor, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        raise ValueError(tr("{name} must be a torch.Tensor, got {type}", name=name, type=type(tensor).__name__))
     if (tensor.dim() != 2 or (rows is not None and tensor.shape[0] != rows)
             or (cols is not None and tensor.shape[1] != cols)):
-        wanted = (rows if rows is not None else "any", cols if cols is not None else "any")
-        raise ValueError(f"{name} must be a 2-D tensor of shape ({wanted[0]}, {wanted[1]}), "
-                         f"got {tuple(tensor.shape)}")
+        wanted = (rows if rows is not None else tr("any"), cols if cols is not None else tr("any"))
+        raise ValueError(tr("{name} must be a 2-D tensor of shape ({rows}, {cols}), got {shape}",
+                            name=name, rows=wanted[0], cols=wanted[1], shape=tuple(tensor.shape)))
     return tensor

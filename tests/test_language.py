@@ -111,3 +111,29 @@ def test_the_po_reader_joins_continued_lines_and_skips_untranslated(tmp_path):
 def test_the_readme_counts_the_messages_the_tables_hold():
     readme = (MESSAGES.parents[1] / "README.md").read_text(encoding="utf-8")
     assert f"`ja.po` ({len(messages_in_code())} messages)" in readme
+
+
+def test_a_bad_argument_is_refused_in_the_language_chosen():
+    import torch
+
+    from lessons_src.training import fit
+    from lessons_src.validation import as_int, as_real
+
+    try:
+        use_language("ja")
+        with pytest.raises(ValueError, match=r"^lr は 0 以上の有限の数でなければなりませんが、-1 が渡されました$"):
+            as_real("lr", -1, low=0)
+        with pytest.raises(ValueError, match=r"^num_steps は \[0, 10\] の範囲の整数でなければなりませんが、"
+                                             r"11 が渡されました。長い実行は複数回の呼び出しに分けてください$"):
+            as_int("num_steps", 11, high=10, remedy=tr("split a longer run into several calls"))
+        use_language("zh")
+        with pytest.raises(ValueError, match=r"^lr 必须是 >= 0 的有限数，得到的却是 -1$"):
+            as_real("lr", -1, low=0)
+        model = torch.nn.Linear(2, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        with pytest.raises(ValueError, match=r"^scheduler_step 必须是 'epoch' 或 'batch'，得到的却是 'step'$"):
+            fit(model, [], [], torch.nn.CrossEntropyLoss(), optimizer, 1, scheduler_step="step")
+    finally:
+        use_language("en")
+    with pytest.raises(ValueError, match=r"^lr must be a finite number >= 0, got -1$"):
+        as_real("lr", -1, low=0)
