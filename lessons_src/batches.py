@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from lessons_src.language import tr
 from lessons_src.training import epoch_order
 from lessons_src.validation import MAX_STEPS, as_int
 
@@ -34,9 +35,10 @@ def epoch_batches(num_samples: int, batch_size: int, epoch: int, *, seed: int = 
 def batch_stream(num_samples: int, batch_size: int, num_batches: int, *, seed: int = 0,
                  drop_last: bool = False) -> list[np.ndarray]:
     """The first ``num_batches`` (at most ``MAX_STEPS``) index batches of epochs 0, 1, 2, ... in order."""
-    num_batches = as_int("num_batches", num_batches, high=MAX_STEPS, remedy="draw fewer batches")
+    num_batches = as_int("num_batches", num_batches, high=MAX_STEPS, remedy=tr("draw fewer batches"))
     if drop_last and batch_size > num_samples:
-        raise ValueError(f"batch_size must be <= num_samples with drop_last=True, got {batch_size} > {num_samples}")
+        raise ValueError(tr("batch_size must be <= num_samples with drop_last=True, got {batch_size} > {num_samples}",
+                            batch_size=batch_size, num_samples=num_samples))
     batches: list[np.ndarray] = []
     epoch = 0
     while len(batches) < num_batches:

@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
+from lessons_src.language import tr
 from lessons_src.runtime import set_seed
 from lessons_src.validation import as_int, as_real
 
@@ -38,10 +39,10 @@ class PortInUseError(RuntimeError):
 
     def __init__(self, port: int, host: str = LOOPBACK) -> None:
         self.port, self.host = port, host
-        super().__init__(f"port {port} on {host} is already in use by another program; pass port=None (or "
-                         f"port=free_port()) to let the launcher pick a free one (on torchrun's command line: "
-                         f"another --master-port, or another port in --rdzv-endpoint), or stop the program that "
-                         f"listens on it (Linux: `ss -ltnp | grep :{port}`)")
+        super().__init__(tr("port {port} on {host} is already in use by another program; pass port=None (or "
+                            "port=free_port()) to let the launcher pick a free one (on torchrun's command line: "
+                            "another --master-port, or another port in --rdzv-endpoint), or stop the program that "
+                            "listens on it (Linux: `ss -ltnp | grep :{port}`)", port=port, host=host))
 
 
 # --- ports ---------------------------------------------------------------------------------------
@@ -54,7 +55,7 @@ def free_port(host: str = LOOPBACK) -> int:
 
 def require_free_port(port: int, host: str = LOOPBACK) -> int:
     """``port`` if nothing listens on ``host``:port, else :class:`PortInUseError` naming it and the remedy."""
-    port = as_int("port", port, low=1024, high=65535, remedy="ports below 1024 need root; use free_port()")
+    port = as_int("port", port, low=1024, high=65535, remedy=tr("ports below 1024 need root; use free_port()"))
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((host, port))
@@ -76,13 +77,15 @@ def init_group(backend: str = "gloo", *, timeout_s: float = 30.0, threads: int =
     ``threads`` is this process's share of the CPU cores (torch's intra-op threads).
     """
     if backend not in ("gloo", "nccl"):
-        raise ValueError(f"backend must be 'gloo' (CPU) or 'nccl' (one GPU per process), got {backend!r}")
+        raise ValueError(tr("backend must be 'gloo' (CPU) or 'nccl' (one GPU per process), got {backend}",
+                            backend=repr(backend)))
     timeout_s = as_real("timeout_s", timeout_s, low=0.5, high=3600.0)
     torch.set_num_threads(as_int("threads", threads, low=1, high=os.cpu_count() or 1))
     missing = [name for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
     if missing:
-        raise RuntimeError(f"the environment lacks {', '.join(missing)}: start this process with torchrun or "
-                           "lessons_src.launch (run_torchrun, run_spawn), which set them")
+        raise RuntimeError(tr("the environment lacks {missing}: start this process with torchrun or "
+                              "lessons_src.launch (run_torchrun, run_spawn), which set them",
+                              missing=", ".join(missing)))
     device_id = None
     if backend == "nccl":  # one GPU per process: the local rank picks it
         device_id = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -93,9 +96,11 @@ def init_group(backend: str = "gloo", *, timeout_s: float = 30.0, threads: int =
         if "EADDRINUSE" in str(error) or "address already in use" in str(error).lower():  # rank 0 could not listen
             raise PortInUseError(int(os.environ["MASTER_PORT"]), os.environ["MASTER_ADDR"]) from error
         rank, world_size = os.environ["RANK"], os.environ["WORLD_SIZE"]
-        raise TimeoutError(f"rank {rank} waited timeout_s={timeout_s:g} s for the other ranks of a group of "
-                           f"{world_size} and not all joined ({str(error).splitlines()[0]}); look for a rank that "
-                           "failed before joining, or more processes/nodes expected than were started") from error
+        raise TimeoutError(tr("rank {rank} waited timeout_s={timeout_s} s for the other ranks of a group of "
+                              "{world_size} and not all joined ({error}); look for a rank that failed before joining, "
+                              "or more processes/nodes expected than were started", rank=rank,
+                              timeout_s=f"{timeout_s:g}", world_size=world_size,
+                              error=str(error).splitlines()[0])) from error
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -152,7 +157,8 @@ def data_parallel_steps(make_model: Callable[[], nn.Module], X: torch.Tensor, y:
     flattened weights after each step listed in ``keep`` (default: after the first and the last; 0 = before any).
     """
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="mode", choices=MODES,
+                            value=repr(mode)))
     batch_size = as_int("batch_size", batch_size, low=1)
     num_steps = as_int("num_steps", num_steps, low=1, high=10_000)
     keep = sorted({as_int("keep", k, low=0, high=num_steps) for k in (keep or (1, num_steps))})
@@ -163,8 +169,9 @@ def data_parallel_steps(make_model: Callable[[], nn.Module], X: torch.Tensor, y:
     loss_fn = nn.CrossEntropyLoss()
     sampler = DistributedSampler(TensorDataset(X, y), shuffle=True, seed=seed, drop_last=True)
     if len(sampler) < batch_size:
-        raise ValueError(f"batch_size must be at most the {len(sampler)} examples of one rank's shard, got "
-                         f"{batch_size}; pass more examples or a smaller batch_size")
+        raise ValueError(tr("batch_size must be at most the {count} examples of one rank's shard, got "
+                            "{batch_size}; pass more examples or a smaller batch_size", count=len(sampler),
+                            batch_size=batch_size))
     indices, losses, epoch, batches = [], [], 0, []
     weights = [flat_weights(model)] if 0 in keep else []
     while len(indices) < num_steps:

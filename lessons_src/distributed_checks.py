@@ -117,7 +117,8 @@ class _ThreadGroup:
         self.barrier.wait()  # every rank has put its tensor in
         shapes = {tuple(s.shape) for s in self.slots}
         if len(shapes) != 1:
-            raise RuntimeError(f"the ranks all-reduced tensors of different shapes {sorted(shapes)} at the same call")
+            raise RuntimeError(tr("the ranks all-reduced tensors of different shapes {shapes} at the same call",
+                                  shapes=sorted(shapes)))
         total = torch.stack(self.slots).sum(0)
         self.barrier.wait()  # every rank has read the sum before anyone overwrites its slot
         with torch.no_grad():

@@ -26,6 +26,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +160,7 @@ def untranslate_code(code: str, pairs: list[list[str]]) -> str:
     return code
 
 
-def string_problems(lang: str, stem: str, english: dict, pairs: list[list[str]]) -> list[str]:
+def string_problems(english: dict, pairs: list[list[str]]) -> list[str]:
     """What is wrong with one code cell's string pairs: not literals, not in the English code, or not undoable."""
     code, found = source(english), []
     for pair in pairs:
@@ -204,7 +205,7 @@ def problems(lang: str, stem: str) -> list[Problem]:
         if cell_id not in cells or cells[cell_id]["cell_type"] != "code":
             found.append(Problem(lang, notebook, cell_id, "strings given, but there is no such English code cell"))
             continue
-        found += [Problem(lang, notebook, cell_id, what) for what in string_problems(lang, stem, cells[cell_id], pairs)]
+        found += [Problem(lang, notebook, cell_id, what) for what in string_problems(cells[cell_id], pairs)]
     corrections = catalog.get("corrections")
     if not corrections or not corrections.get("text", "").strip():
         found.append(Problem(lang, notebook, "-", "no table of the source tutorials' passages this lesson corrects"))
@@ -304,7 +305,8 @@ class Term:
     rendering: dict  # lang → tuple of accepted renderings
 
 
-def glossary_terms() -> list[Term]:
+@cache
+def glossary_terms() -> tuple[Term, ...]:
     """The glossary's rows as terms: English names to look for, each language's accepted renderings."""
     terms = []
     for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
@@ -315,7 +317,7 @@ def glossary_terms() -> list[Term]:
         rendering = {lang: tuple(_alternatives(cols[col], keep_short_parentheses=True))
                      for lang, col in GLOSSARY_COLUMN.items()}
         terms.append(Term(english, rendering))
-    return terms
+    return tuple(terms)  # parsed once per process; a tuple, so that no caller changes the cached terms
 
 
 def _english_pattern(name: str) -> re.Pattern:
@@ -332,7 +334,7 @@ def prose(markdown: str) -> str:
     return re.sub(r"<[^>]+>", " ", text)
 
 
-def missing_terms(english: str, translated: str, lang: str, terms: list[Term] | None = None) -> list[str]:
+def missing_terms(english: str, translated: str, lang: str, terms: tuple[Term, ...] | None = None) -> list[str]:
     """Glossary terms the English prose uses that the translation does not render as the glossary does; longer
     names are matched first and hide the shorter ones they contain ("batch size" hides "batch")."""
     terms = glossary_terms() if terms is None else terms

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int, as_real
 
 Weights = list[torch.Tensor]  # one tensor per parameter, in model.parameters() order
@@ -51,8 +52,9 @@ def _check_like(name: str, tensors: Sequence[torch.Tensor], reference: Sequence[
     shapes = [tuple(t.shape) for t in tensors]
     wanted = [tuple(t.shape) for t in reference]
     if shapes != wanted:
-        raise ValueError(f"{name} must hold one tensor per parameter with shapes {wanted}, got {shapes}; "
-                         "build it from the same model (get_weights, random_direction)")
+        raise ValueError(tr("{name} must hold one tensor per parameter with shapes {wanted}, got {shapes}; "
+                            "build it from the same model (get_weights, random_direction)", name=name,
+                            wanted=wanted, shapes=shapes))
 
 
 def flatten(weights: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -64,7 +66,8 @@ def unflatten(vector: torch.Tensor, like: Sequence[torch.Tensor]) -> Weights:
     """The vector (n,) cut into tensors shaped like ``like``."""
     sizes = [t.numel() for t in like]
     if vector.numel() != sum(sizes):
-        raise ValueError(f"vector must have {sum(sizes)} entries (the weights' count), got {vector.numel()}")
+        raise ValueError(tr("vector must have {count} entries (the weights' count), got {numel}", count=sum(sizes),
+                            numel=vector.numel()))
     return [piece.reshape(t.shape) for piece, t in zip(torch.split(vector, sizes), like, strict=True)]
 
 
@@ -116,11 +119,12 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     kinds = [type(m).__name__ for m in leaves if not isinstance(m, nn.Flatten)]
     expected = [k for i in range(kinds.count("Linear")) for k in (["ReLU", "Linear"] if i else ["Linear"])]
     if not kinds or kinds != expected:
-        raise ValueError(f"model must be Flatten, then Linear layers with a ReLU between each two (like TutorialMLP), "
-                         f"got layers {kinds}; for another model use losses_at, the plain loop")
+        raise ValueError(tr("model must be Flatten, then Linear layers with a ReLU between each two (like "
+                            "TutorialMLP), got layers {kinds}; for another model use losses_at, the plain loop",
+                            kinds=kinds))
     if [id(p) for p in model.parameters()] != [id(p) for m in leaves if isinstance(m, nn.Linear)
                                                for p in (m.weight, m.bias) if p is not None]:
-        raise ValueError("model's parameters must be its Linear layers' weight and bias, in order")
+        raise ValueError(tr("model's parameters must be its Linear layers' weight and bias, in order"))
     return [m for m in leaves if isinstance(m, nn.Linear)]
 
 
@@ -151,9 +155,10 @@ class PlaneEvaluator:
         for j, direction in enumerate(directions):
             _check_like(f"directions[{j}]", direction, params)
         if not directions:
-            raise ValueError("directions must hold at least one direction, got none")
+            raise ValueError(tr("directions must hold at least one direction, got none"))
         if len(X) != len(y) or len(X) == 0:
-            raise ValueError(f"X and y must hold the same number (> 0) of examples, got {len(X)} and {len(y)}")
+            raise ValueError(tr("X and y must hold the same number (> 0) of examples, got {x_count} and {y_count}",
+                                x_count=len(X), y_count=len(y)))
         self.device = params[0].device
         self.num_directions = len(directions)
         self.y = y.to(self.device)
@@ -174,9 +179,10 @@ class PlaneEvaluator:
         """(mean loss, accuracy) at each of the P points ``coeffs`` (P, k): float64 arrays (P,)."""
         c = torch.as_tensor(np.asarray(coeffs, dtype=np.float64), dtype=self.first.dtype, device=self.device)
         if c.dim() != 2 or c.shape[1] != self.num_directions:
-            raise ValueError(f"coeffs must have shape (points, {self.num_directions}), got {tuple(c.shape)}")
+            raise ValueError(tr("coeffs must have shape (points, {directions}), got {shape}",
+                                directions=self.num_directions, shape=tuple(c.shape)))
         if not torch.isfinite(c).all():
-            raise ValueError("coeffs must be finite numbers")
+            raise ValueError(tr("coeffs must be finite numbers"))
         losses, accuracies = [], []
         most = MAX_POINTS_PER_CHUNK if self.device.type == "cpu" else 64  # a GPU: more points at once
         chunk = max(1, min(most, int(2**25 // self.first[0].numel())))  # ≤ 128 MiB of activations
@@ -207,10 +213,11 @@ class PlaneEvaluator:
         """The loss over a square grid of ``resolution``² points: a, b in [−span, span] (or a box
         (a_min, a_max, b_min, b_max)); needs a plane (two directions)."""
         if self.num_directions != 2:
-            raise ValueError(f"grid needs a plane (2 directions), this evaluator has {self.num_directions}")
+            raise ValueError(tr("grid needs a plane (2 directions), this evaluator has {directions}",
+                                directions=self.num_directions))
         box = span_box(span)
         resolution = as_int("resolution", resolution, low=2, high=MAX_RESOLUTION,
-                            remedy="a finer slice takes longer than the explorer's budget")
+                            remedy=tr("a finer slice takes longer than the explorer's budget"))
         a = np.linspace(box[0], box[1], resolution)
         b = np.linspace(box[2], box[3], resolution)
         A, B = np.meshgrid(a, b)  # rows follow b, columns follow a (as contour wants)
@@ -222,10 +229,11 @@ def span_box(span: float | Sequence[float]) -> tuple[float, float, float, float]
     """(a_min, a_max, b_min, b_max) from a half-width ``span`` > 0 or from such a box."""
     if isinstance(span, Sequence) and not isinstance(span, str):
         if len(span) != 4:
-            raise ValueError(f"span must be a number > 0 or a box (a_min, a_max, b_min, b_max), got {span!r}")
+            raise ValueError(tr("span must be a number > 0 or a box (a_min, a_max, b_min, b_max), got {span}",
+                                span=repr(span)))
         box = tuple(as_real("span", v) for v in span)
         if not (box[0] < box[1] and box[2] < box[3]):
-            raise ValueError(f"span's box must have a_min < a_max and b_min < b_max, got {span!r}")
+            raise ValueError(tr("span's box must have a_min < a_max and b_min < b_max, got {span}", span=repr(span)))
         return box
     half = as_real("span", span, low=0.0, low_open=True)
     return -half, half, -half, half
@@ -340,7 +348,7 @@ def train_recording(model: nn.Module, loader, loss_fn, optimizer: torch.optim.Op
         steps.append(step)
     train_loss = torch.stack(losses).cpu().numpy()  # one sync at the end, not one per step
     if not np.isfinite(train_loss).all():
-        raise ValueError("the training loss became NaN or infinite; lower the lr")
+        raise ValueError(tr("the training loss became NaN or infinite; lower the lr"))
     return Trajectory(torch.stack(snapshots), np.array(steps), train_loss, time.perf_counter() - start)
 
 
@@ -359,7 +367,8 @@ def trajectory_pca(snapshots: torch.Tensor, k: int = 2) -> TrajectoryPCA:
     one, centred on their mean (as scikit-learn's PCA, which Li et al. use), and their top ``k`` right singular
     vectors; the snapshots' coordinates are their offsets from the last one projected on those vectors."""
     if snapshots.dim() != 2 or len(snapshots) < 3:
-        raise ValueError(f"snapshots must have shape (T ≥ 3, n), got {tuple(snapshots.shape)}; record more steps")
+        raise ValueError(tr("snapshots must have shape (T ≥ 3, n), got {shape}; record more steps",
+                            shape=tuple(snapshots.shape)))
     k = as_int("k", k, low=1, high=len(snapshots) - 1)
     offsets = (snapshots - snapshots[-1]).double()
     centred = offsets - offsets.mean(dim=0)

@@ -16,6 +16,7 @@ import torch
 
 from lessons_src.batches import batch_stream, batches_per_epoch
 from lessons_src.descent import DescentPath
+from lessons_src.language import tr
 from lessons_src.sample_losses import SampleLoss
 from lessons_src.surfaces import Surface
 from lessons_src.training import epoch_order
@@ -111,7 +112,7 @@ def run_escape_experiment(problem: SampleLoss, starts: Any, lr: float, batch_siz
     """
     validate_hyperparameters(lr=lr, num_steps=num_steps, batch_size=batch_size)
     lr, num_steps, batch_size = float(lr), int(num_steps), int(batch_size)
-    settle_steps = as_int("settle_steps", settle_steps, high=MAX_STEPS, remedy="settle in fewer steps")
+    settle_steps = as_int("settle_steps", settle_steps, high=MAX_STEPS, remedy=tr("settle in fewer steps"))
     w = _as_starts(starts)
     starts, m, surface = w.copy(), problem.num_samples, problem.surface
     alive = np.array([surface.in_region(p) for p in w])
@@ -151,8 +152,8 @@ def _as_starts(starts: Any) -> np.ndarray:
     except (TypeError, ValueError):
         w = np.full((1, 3), np.nan)
     if w.ndim != 2 or w.shape[1] != 2 or not 1 <= len(w) <= MAX_RUNS or not np.all(np.isfinite(w)):
-        raise ValueError(f"starts must be 1 to {MAX_RUNS} finite points of shape (n, 2), "
-                         f"got shape {np.shape(starts)}")
+        raise ValueError(tr("starts must be 1 to {max_runs} finite points of shape (n, 2), got shape {shape}",
+                            max_runs=MAX_RUNS, shape=np.shape(starts)))
     return w
 
 
@@ -183,8 +184,9 @@ def minibatch_gradients(problem: SampleLoss, w: Any, batch_size: int, num_batche
     """The gradients at ``w`` of the first ``num_batches`` (at most ``MAX_NOISE_BATCHES``) batches of the
     seeded order with ``drop_last=True`` (every batch holds exactly B samples), shape (num_batches, 2)."""
     batch_size = as_int("batch_size", batch_size, low=1, high=problem.num_samples,
-                        remedy=f"a batch holds at most the {problem.num_samples} samples")
-    num_batches = as_int("num_batches", num_batches, high=MAX_NOISE_BATCHES, remedy="draw fewer batches")
+                        remedy=tr("a batch holds at most the {num_samples} samples",
+                                  num_samples=problem.num_samples))
+    num_batches = as_int("num_batches", num_batches, high=MAX_NOISE_BATCHES, remedy=tr("draw fewer batches"))
     point = as_point("w", w)
     batches = np.array(batch_stream(problem.num_samples, batch_size, num_batches, seed=seed, drop_last=True))
     if len(batches) == 0:
@@ -197,7 +199,7 @@ def gradient_noise(gradients: np.ndarray, full_gradient: Any) -> float:
     """The measured variance of a mini-batch gradient: mean of ‖g_B − ∇L‖² over the batches."""
     gradients = np.asarray(gradients, dtype=float)
     if gradients.ndim != 2 or len(gradients) == 0:
-        raise ValueError(f"gradients must have shape (num_batches >= 1, d), got {gradients.shape}")
+        raise ValueError(tr("gradients must have shape (num_batches >= 1, d), got {shape}", shape=gradients.shape))
     return float(np.mean(np.sum((gradients - np.asarray(full_gradient, dtype=float)) ** 2, axis=1)))
 
 
@@ -223,8 +225,8 @@ def log_log_slope(x: Any, y: Any) -> float:
     """The least-squares slope of log y against log x (−1 for y ∝ 1/x)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or len(x) < 2 or np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be two equally long 1-D arrays of positive numbers, "
-                         f"got {x.shape} and {y.shape}")
+        raise ValueError(tr("x and y must be two equally long 1-D arrays of positive numbers, got {x_shape} and "
+                            "{y_shape}", x_shape=x.shape, y_shape=y.shape))
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 

@@ -237,7 +237,8 @@ class MomentumExplorer(Explorer):
 
     def __init__(self, surface: str = "ravine") -> None:
         if surface not in QUADRATIC_SURFACES:
-            raise ValueError(f"surface must be one of {list(QUADRATIC_SURFACES)}, got {surface!r}")
+            raise ValueError(tr("{name} must be one of {choices}, got {value}", name="surface",
+                                choices=list(QUADRATIC_SURFACES), value=repr(surface)))
         self.surface_picker = surface_picker(QUADRATIC_SURFACES, surface)
         self.lr_slider = StrictFloatLogSlider(value=get_surface(surface).lr, base=10, min=-3, max=0, step=0.02,
                                               description="lr η", readout_format=".4f")
@@ -337,7 +338,8 @@ class OptimizerComparison(Explorer):
                  selected: tuple[str, ...] = ("sgd", "momentum", "adam")) -> None:
         unknown = [name for name in selected if name not in OPTIMIZER_NAMES]
         if unknown:
-            raise ValueError(f"selected must hold names from {list(OPTIMIZER_NAMES)}, got {unknown}")
+            raise ValueError(tr("selected must hold names from {names}, got {unknown}", names=list(OPTIMIZER_NAMES),
+                                unknown=unknown))
         self.surface_picker = surface_picker(list(SURFACES), get_surface(surface).name)
         self.checkboxes = {n: widgets.Checkbox(value=n in selected, description=OPTIMIZER_LABELS[n],
                                                indent=False, layout=widgets.Layout(width="110px"))
@@ -440,11 +442,13 @@ class NoiseCloudExplorer(Explorer):
     def __init__(self, batch_size: int = 16, point: str = "start", num_batches: int = 200,
                  seed: int = 0) -> None:
         if isinstance(batch_size, bool) or batch_size not in NOISE_CLOUD_BATCH_SIZES:  # True == 1 is no batch size
-            raise ValueError(f"batch_size must be one of {list(NOISE_CLOUD_BATCH_SIZES)}, got {batch_size!r}")
+            raise ValueError(tr("{name} must be one of {choices}, got {value}", name="batch_size",
+                                choices=list(NOISE_CLOUD_BATCH_SIZES), value=repr(batch_size)))
         if point not in NOISE_CLOUD_POINTS:
-            raise ValueError(f"point must be one of {list(NOISE_CLOUD_POINTS)}, got {point!r}")
+            raise ValueError(tr("{name} must be one of {choices}, got {value}", name="point",
+                                choices=list(NOISE_CLOUD_POINTS), value=repr(point)))
         self.num_batches = as_int("num_batches", num_batches, low=2, high=MAX_NOISE_BATCHES,
-                                  remedy="draw fewer batches")
+                                  remedy=tr("draw fewer batches"))
         self.problem, self.seed, self._curves = breast_cancer_logistic(), as_int("seed", seed), {}
         self.batch_slider = widgets.SelectionSlider(options=NOISE_CLOUD_BATCH_SIZES, value=batch_size,
                                                     description=tr("batch size"))
