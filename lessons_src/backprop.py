@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lessons_src.language import tr
 from lessons_src.validation import require_matrix
 
 
@@ -35,11 +36,12 @@ class Comparison:
 def compare(a: torch.Tensor, b: torch.Tensor, *, rtol: float = 1e-5, atol: float = 1e-6) -> Comparison:
     """Compare two tensors of the same shape (for example a hand-written and an autograd gradient)."""
     if not isinstance(a, torch.Tensor):
-        raise ValueError(f"a must be a torch.Tensor, got {type(a).__name__}")
+        raise ValueError(tr("{name} must be a torch.Tensor, got {type}", name="a", type=type(a).__name__))
     if not isinstance(b, torch.Tensor):
-        raise ValueError(f"b must be a torch.Tensor, got {type(b).__name__}")
+        raise ValueError(tr("{name} must be a torch.Tensor, got {type}", name="b", type=type(b).__name__))
     if a.shape != b.shape:
-        raise ValueError(f"b must have the shape of a {tuple(a.shape)}, got {tuple(b.shape)}")
+        raise ValueError(tr("b must have the shape of a {want}, got {shape}", want=tuple(a.shape),
+                            shape=tuple(b.shape)))
     a, b = a.detach(), b.detach().to(a.device)
     diff = (a.double() - b.double()).abs()
     return Comparison(
@@ -52,7 +54,8 @@ def compare(a: torch.Tensor, b: torch.Tensor, *, rtol: float = 1e-5, atol: float
 def bce_sum(sigma: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy summed over all entries: −Σ [y·ln σ + (1 − y)·ln(1 − σ)] (a scalar)."""
     if sigma.shape != y.shape:
-        raise ValueError(f"y must have the shape of sigma {tuple(sigma.shape)}, got {tuple(y.shape)}")
+        raise ValueError(tr("y must have the shape of sigma {want}, got {shape}", want=tuple(sigma.shape),
+                            shape=tuple(y.shape)))
     return -(y * torch.log(sigma) + (1 - y) * torch.log(1 - sigma)).sum()
 
 

@@ -36,14 +36,25 @@ import torch
 from torch import nn
 
 from lessons_src.history import History
+from lessons_src.language import tr
 
 __all__ = ["CheckpointError", "save_weights", "load_weights", "save_checkpoint", "load_checkpoint",
            "rng_states", "set_rng_states"]
 
 FORMAT = "lessons_src checkpoint"
 VERSION = 1
-HOW_TO_SAVE = ("save it again from the code that trained it with save_checkpoint(path, model, optimizer, "
-               "history=history), or save_weights(model, path) for the weights alone")
+
+
+def how_to_save() -> str:
+    """How to write a file this module reads, in the language in use (a function: the language may change)."""
+    return tr("save it again from the code that trained it with save_checkpoint(path, model, optimizer, "
+              "history=history), or save_weights(model, path) for the weights alone")
+
+
+def _noun(what: str) -> str:
+    """``what`` ("checkpoint", "weights file", "model", "optimizer", "scheduler") in the language in use."""
+    return {"checkpoint": tr("checkpoint"), "weights file": tr("weights file"), "model": tr("model"),
+            "optimizer": tr("optimizer"), "scheduler": tr("scheduler")}.get(what, what)
 
 
 class CheckpointError(ValueError):
@@ -104,8 +115,8 @@ def _write_atomically(obj: Any, path: str | os.PathLike) -> Path:
         _remove_stale_temporaries(path)
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     except OSError as err:
-        raise type(err)(err.errno, f"cannot save to {path}: {err.strerror}. Choose a folder you can write, "
-                                   "e.g. under your home folder") from None
+        raise type(err)(err.errno, tr("cannot save to {path}: {reason}. Choose a folder you can write, "
+                                      "e.g. under your home folder", path=path, reason=err.strerror)) from None
     try:
         with os.fdopen(handle, "wb") as f:
             if path.exists():
@@ -117,8 +128,8 @@ def _write_atomically(obj: Any, path: str | os.PathLike) -> Path:
     except BaseException as err:
         temporary.unlink(missing_ok=True)
         if isinstance(err, OSError) and err.errno is not None:
-            raise type(err)(err.errno, f"cannot save to {path}: {err.strerror}; the old file, if any, "
-                                       "is unchanged") from None
+            raise type(err)(err.errno, tr("cannot save to {path}: {reason}; the old file, if any, is unchanged",
+                                          path=path, reason=err.strerror)) from None
         raise
     _fsync_folder(path.parent)
     return path
@@ -143,9 +154,10 @@ def _read(path: str | os.PathLike, what: str) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU, with one short message for every kind of bad file."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(errno.ENOENT, f"no {what} at {path}")
+        raise FileNotFoundError(errno.ENOENT, tr("no {what} at {path}", what=_noun(what), path=path))
     if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"{path} is a folder; give the path of a {what} file")
+        raise IsADirectoryError(errno.EISDIR, tr("{path} is a folder; give the path of the {what} itself", path=path,
+                                                 what=_noun(what)))
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
@@ -155,16 +167,16 @@ def _read(path: str | os.PathLike, what: str) -> Any:
     except Exception as err:  # noqa: BLE001 - torch reports a bad file in many ways (EOFError, RuntimeError...)
         found = re.search(r"GLOBAL ([\w.]+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
         if found:
-            raise CheckpointError(
-                f"{path} holds a pickled Python object ({found.group(1)}), for example a whole model saved with "
-                f"torch.save(model), not a {what}; a safe load reads only tensors and plain containers. "
-                f"To fix it, {HOW_TO_SAVE}."
-            ) from None
+            raise CheckpointError(tr(
+                "{path} holds a pickled Python object ({kind}), for example a whole model saved with "
+                "torch.save(model), not a {what}; a safe load reads only tensors and plain containers. "
+                "To fix it, {how_to_save}.", path=path, kind=found.group(1), what=_noun(what),
+                how_to_save=how_to_save())) from None
         size = path.stat().st_size
-        raise CheckpointError(
-            f"{path} is not a {what}: it is empty, truncated or not a PyTorch file ({size} bytes). "
-            f"If a save was cut short, use the previous file; to make a new one, {HOW_TO_SAVE}."
-        ) from None
+        raise CheckpointError(tr(
+            "{path} is not a {what}: it is empty, truncated or not a PyTorch file ({size} bytes). "
+            "If a save was cut short, use the previous file; to make a new one, {how_to_save}.",
+            path=path, what=_noun(what), size=size, how_to_save=how_to_save())) from None
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -181,10 +193,11 @@ def _load_into(target: Any, state: Any, path: Path, what: str) -> None:
     try:
         target.load_state_dict(state)
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
-        reason = (f"its saved state has no entry {err.args[0]!r}" if isinstance(err, KeyError)
+        reason = (tr("its saved state has no entry {key}", key=repr(err.args[0])) if isinstance(err, KeyError)
                   else str(err).strip().splitlines()[0].rstrip("."))
-        raise CheckpointError(f"the {what} in {path} does not fit this {type(target).__name__}: {reason}. "
-                              f"Build the same {what} as when it was saved, then load.") from None
+        raise CheckpointError(tr("the {what} in {path} does not fit this {kind}: {reason}. "
+                                 "Build the same {what} as when it was saved, then load.", what=_noun(what),
+                                 path=path, kind=type(target).__name__, reason=reason)) from None
 
 
 # --- weights -----------------------------------------------------------------------------------
@@ -200,8 +213,9 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     if _is_checkpoint(state):
         state = state["model"]
     if not _is_state_dict(state):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a model's state_dict (names mapped "
-                              f"to tensors). To fix it, {HOW_TO_SAVE}.")
+        raise CheckpointError(tr("{path} holds a {kind}, not a model's state_dict (names mapped to tensors). "
+                                 "To fix it, {how_to_save}.", path=path, kind=type(state).__name__,
+                                 how_to_save=how_to_save()))
     _load_into(model, state, path, "model")
     return model
 
@@ -239,24 +253,30 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     path = Path(path)
     state = _read(path, "checkpoint")
     if _is_state_dict(state):
-        raise CheckpointError(
-            f"{path} holds only a model's weights (a state_dict, as save_weights writes): no optimizer state, "
+        raise CheckpointError(tr(
+            "{path} holds only a model's weights (a state_dict, as save_weights writes): no optimizer state, "
             "History or position, so training cannot go on exactly from it. Load it with load_weights(model, "
-            "path); to be able to resume, save with save_checkpoint(path, model, optimizer, history=history).")
+            "path); to be able to resume, save with save_checkpoint(path, model, optimizer, history=history).",
+            path=path))
     if not _is_checkpoint(state):
-        raise CheckpointError(f"{path} holds a {type(state).__name__} that is not a checkpoint of this course. "
-                              f"To fix it, {HOW_TO_SAVE}.")
+        raise CheckpointError(tr("{path} holds a {kind} that is not a checkpoint of this course. "
+                                 "To fix it, {how_to_save}.", path=path, kind=type(state).__name__,
+                                 how_to_save=how_to_save()))
     if state["version"] != VERSION:
-        raise CheckpointError(f"{path} is a version {state['version']} checkpoint; this code reads version {VERSION}.")
+        raise CheckpointError(tr("{path} is a version {saved} checkpoint; this code reads version {version}.",
+                                 path=path, saved=state["version"], version=VERSION))
     if (state["scheduler"] is None) != (scheduler is None):
-        saved = "holds a scheduler's state: pass scheduler=" if scheduler is None else "has no scheduler state: drop"
-        raise CheckpointError(f"{path} {saved} the scheduler, so that the learning rate goes on as it was.")
+        if scheduler is None:
+            raise CheckpointError(tr("{path} holds a scheduler's state: pass scheduler= the scheduler, so that the "
+                                     "learning rate goes on as it was.", path=path))
+        raise CheckpointError(tr("{path} has no scheduler state: drop the scheduler, so that the learning rate "
+                                 "goes on as it was.", path=path))
     _require_same_classes(state, path, optimizer=optimizer, scheduler=scheduler)
     _load_all_or_nothing(state, path, model, optimizer, scheduler)
     if state["num_threads"] != torch.get_num_threads():
-        warnings.warn(f"{path} was saved with {state['num_threads']} torch threads, this process uses "
-                      f"{torch.get_num_threads()}: the resumed run can differ in the last bits "
-                      f"(torch.set_num_threads({state['num_threads']}) makes it exact).", stacklevel=2)
+        warnings.warn(tr("{path} was saved with {saved} torch threads, this process uses {now}: the resumed run "
+                         "can differ in the last bits (torch.set_num_threads({saved}) makes it exact).",
+                         path=path, saved=state["num_threads"], now=torch.get_num_threads()), stacklevel=2)
     return History.from_dict(state["history"])
 
 
@@ -265,8 +285,9 @@ def _require_same_classes(state: Mapping[str, Any], path: Path, **targets: Any) 
     for what, target in targets.items():
         saved = state.get(f"{what}_class")
         if target is not None and saved is not None and saved != type(target).__name__:
-            raise CheckpointError(f"{path} was saved from a {saved} {what}, not a {type(target).__name__}: "
-                                  f"build a {saved} as in the original run, then load.")
+            raise CheckpointError(tr("{path} was saved from a {saved} {what}, not a {kind}: build a {saved} as in "
+                                     "the original run, then load.", path=path, saved=saved, what=_noun(what),
+                                     kind=type(target).__name__))
 
 
 def _load_all_or_nothing(state: Mapping[str, Any], path: Path, model: nn.Module,
@@ -282,8 +303,8 @@ def _load_all_or_nothing(state: Mapping[str, Any], path: Path, model: nn.Module,
         try:
             set_rng_states(state["rng"])
         except (TypeError, ValueError, OverflowError, KeyError, IndexError, RuntimeError):
-            raise CheckpointError(f"{path} is damaged: its random-generator states cannot be restored. "
-                                  "Use the previous file or save again.") from None
+            raise CheckpointError(tr("{path} is damaged: its random-generator states cannot be restored. "
+                                     "Use the previous file or save again.", path=path)) from None
     except BaseException:
         model.load_state_dict(before[0])
         optimizer.load_state_dict(before[1])

@@ -67,7 +67,8 @@ def check_pixels_per_image(answer: Any) -> CheckResult:
 def check_label_of(class_name: str, answer: Any) -> CheckResult:
     """Which integer label does ``class_name`` have in FashionMNIST?"""
     if class_name not in CLASS_NAMES:
-        raise ValueError(f"class_name must be one of {CLASS_NAMES}, got {class_name!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="class_name", choices=CLASS_NAMES,
+                            value=repr(class_name)))
     return check_answer(answer, CLASS_NAMES.index(class_name), what=tr("label of {name}", name=repr(class_name)),
                         hint=tr("labels are positions in train_set.classes, counting from 0."))
 
@@ -228,7 +229,8 @@ def check_lr_for_one_epoch(answer: Any) -> CheckResult:
 def check_buggy_line(snippet: str, answer: Any) -> CheckResult:
     """Which line (counted from 1) of ``pitfalls.BUGGY_SNIPPETS[snippet]`` holds the bug?"""
     if snippet not in BUGGY_SNIPPETS:
-        raise ValueError(f"snippet must be one of {tuple(BUGGY_SNIPPETS)}, got {snippet!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="snippet",
+                            choices=tuple(BUGGY_SNIPPETS), value=repr(snippet)))
     bug = BUGGY_SNIPPETS[snippet]
     what = tr("the buggy line of {snippet}", snippet=repr(snippet))
     hint = tr("print the snippet with line numbers; the lesson's section on the same mistake shows the fix.")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lessons_src.language import tr
 from lessons_src.surfaces import Surface
 from lessons_src.validation import MAX_STEPS, as_int, as_point, as_real, validate_hyperparameters
 
@@ -162,7 +163,8 @@ COMPARISON_SETTINGS = {
 def make_torch_optimizer(name: str, params, lr: float, **settings):
     """The ``torch.optim`` optimizer called ``name`` (one of OPTIMIZER_NAMES) over ``params``."""
     if name not in OPTIMIZER_NAMES:
-        raise ValueError(f"name must be one of {list(OPTIMIZER_NAMES)}, got {name!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="name", choices=list(OPTIMIZER_NAMES),
+                            value=repr(name)))
     settings.setdefault("foreach", False)  # the one-tensor-at-a-time loop: fastest for tiny tensors
     if name in ("momentum", "nesterov"):
         settings.setdefault("momentum", DEFAULT_MOMENTUM)
@@ -182,7 +184,8 @@ def run_torch_optimizer(surface: Surface, start: Any, name: str, lr: float, num_
     pass). Divergence is reported exactly as :func:`run_descent` does.
     """
     if name not in OPTIMIZER_NAMES:
-        raise ValueError(f"name must be one of {list(OPTIMIZER_NAMES)}, got {name!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="name", choices=list(OPTIMIZER_NAMES),
+                            value=repr(name)))
     w, lr, num_steps, _ = _run_arguments(start, lr, num_steps, settings.get("momentum", 0.0))
     if "momentum" in settings:
         settings["momentum"] = float(settings["momentum"])
@@ -233,7 +236,7 @@ def compare_optimizers(surface: Surface, settings: dict[str, dict[str, float]], 
 def _as_eigenvalues(eigenvalues: Any) -> np.ndarray:
     lams = np.atleast_1d(np.asarray(eigenvalues, dtype=float))
     if lams.ndim != 1 or lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams <= 0):
-        raise ValueError(f"eigenvalues must be finite numbers > 0, got {eigenvalues!r}")
+        raise ValueError(tr("eigenvalues must be finite numbers > 0, got {value}", value=repr(eigenvalues)))
     return lams
 
 
@@ -259,7 +262,8 @@ def critical_momentum(lr: float, lam_min: float) -> float:
     validate_hyperparameters(lr=lr)
     lr, lam_min = float(lr), as_real("lam_min", lam_min, low=0.0, low_open=True)
     if lr * lam_min > 1:
-        raise ValueError(f"lr * lam_min must be <= 1, got lr={lr!r}, lam_min={lam_min!r}")
+        raise ValueError(tr("lr * lam_min must be <= 1, got lr={lr}, lam_min={lam_min}", lr=repr(lr),
+                            lam_min=repr(lam_min)))
     return (1 - math.sqrt(lr * lam_min)) ** 2
 
 
@@ -309,7 +313,8 @@ def empirical_rate(path: DescentPath, minimum: Any, window: int = 10) -> float:
     resolved = np.flatnonzero(distances > 1e-12 * max(1.0, float(np.abs(minimum).max())))
     end = int(resolved[-1]) + 1 if resolved.size else 0  # beyond it the distance is rounding noise
     if end < 4 * window:
-        raise ValueError(f"path must have at least {4 * window} resolved steps for window={window}, got {end}")
+        raise ValueError(tr("path must have at least {count} resolved steps for window={window}, got {end}",
+                            count=4 * window, window=window, end=end))
     middle = end // 2
     late, early = distances[end - window:end].max(), distances[middle - window:middle].max()
     return float((late / early) ** (1 / (end - middle)))

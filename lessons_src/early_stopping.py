@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from lessons_src.history import History
+from lessons_src.language import tr
 from lessons_src.validation import as_int
 
 
@@ -32,6 +33,6 @@ class EarlyStopping:
     def restore(self) -> int:
         """Load the best epoch's weights into the model; returns that epoch's number."""
         if self.best_state is None:
-            raise RuntimeError("no epoch has finished yet: pass this object to fit(..., on_epoch_end=...) first")
+            raise RuntimeError(tr("no epoch has finished yet: pass this object to fit(..., on_epoch_end=...) first"))
         self.model.load_state_dict(self.best_state)
         return self.best_epoch

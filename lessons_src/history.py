@@ -12,6 +12,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from lessons_src.language import tr
+
 
 @dataclass
 class History:
@@ -66,12 +68,14 @@ class History:
         renamed = {old: new for old, new in (("test_loss", "val_loss"), ("test_accuracy", "val_accuracy"))
                    if old in fields and new not in fields}
         if renamed:  # saved by an earlier version of the course, whose fit evaluated on the loader it was given
-            warnings.warn(f"this History was saved by an earlier version of the course: its {sorted(renamed)} are "
-                          "the numbers of the set fit evaluated on, loaded as val_loss / val_accuracy", stacklevel=2)
+            warnings.warn(tr("this History was saved by an earlier version of the course: its {fields} are the numbers "
+                             "of the set fit evaluated on, loaded as val_loss / val_accuracy", fields=sorted(renamed)),
+                          stacklevel=2)
             fields = {renamed.get(key, key): value for key, value in fields.items()}
         unknown = sorted(set(fields) - known)
         if unknown:
-            raise ValueError(f"a History has no field(s) {unknown}; known fields: {sorted(known)}")
+            raise ValueError(tr("a History has no field(s) {unknown}; known fields: {known}", unknown=unknown,
+                                known=sorted(known)))
         if "grad_norm" not in fields:  # saved before gradient norms were logged: keep the lists aligned
             fields = {**fields, "grad_norm": [math.nan] * len(fields.get("step_loss", []))}
         return cls(**fields)

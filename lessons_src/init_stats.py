@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lessons_src.language import tr
+
 __all__ = ["SCHEMES", "FIXED_STD", "LayerStats", "init_weights", "layer_stats", "linear_layers"]
 
 SCHEMES = ("default", "xavier", "kaiming", "too small", "too large")
@@ -39,10 +41,11 @@ def init_weights(model: nn.Module, scheme: str) -> nn.Module:
     The random numbers come from torch's generator: call ``set_seed`` first for repeatable weights.
     """
     if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="scheme", choices=SCHEMES,
+                            value=repr(scheme)))
     layers = linear_layers(model)
     if not layers:
-        raise ValueError("model has no nn.Linear layer to initialize")
+        raise ValueError(tr("model has no nn.Linear layer to initialize"))
     with torch.no_grad():
         for _, layer in layers:
             if scheme == "default":
@@ -82,9 +85,9 @@ def layer_stats(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Cal
     """
     layers = linear_layers(model)
     if not layers:
-        raise ValueError("model has no nn.Linear layer to measure")
+        raise ValueError(tr("model has no nn.Linear layer to measure"))
     if len(X) < 2:
-        raise ValueError(f"X must hold at least 2 examples to measure a spread, got {len(X)}")
+        raise ValueError(tr("X must hold at least 2 examples to measure a spread, got {count}", count=len(X)))
     outputs: list[torch.Tensor] = []
     hooks = [layer.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for _, layer in layers]
     try:

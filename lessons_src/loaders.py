@@ -16,6 +16,7 @@ from itertools import islice
 import torch
 from torch.utils.data import RandomSampler, Sampler
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int
 
 __all__ = ["epoch_order", "EpochSampler", "TensorLoader", "set_loader_epoch", "epoch_batches"]
@@ -75,7 +76,8 @@ class TensorLoader:
         """Serve X (N, ...) and y (N,) in batches of ``batch_size``, shuffled per epoch when asked."""
         self.batch_size = as_int("batch_size", batch_size, low=1)
         if len(X) != len(y):
-            raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
+            raise ValueError(tr("X and y must hold the same number of examples, got {x_count} and {y_count}",
+                                x_count=len(X), y_count=len(y)))
         self.X, self.y = X.to(device), y.to(device)
         self.sampler = EpochSampler(len(X), seed=seed, shuffle=shuffle)
 
@@ -112,9 +114,10 @@ def epoch_batches(loader: Iterable, epoch: int, start_step: int = 0) -> Iterator
     if start_step == 0:
         return iter(loader)
     if isinstance(getattr(loader, "sampler", None), RandomSampler):
-        warnings.warn("resuming in the middle of an epoch with a DataLoader(shuffle=True): its order is drawn "
-                      "afresh, so the rest of the epoch differs from an unbroken run. Use TensorLoader(..., "
-                      "shuffle=True) or DataLoader(..., sampler=EpochSampler(n)) for an exact resume.", stacklevel=3)
+        warnings.warn(tr("resuming in the middle of an epoch with a DataLoader(shuffle=True): its order is drawn "
+                         "afresh, so the rest of the epoch differs from an unbroken run. Use TensorLoader(..., "
+                         "shuffle=True) or DataLoader(..., sampler=EpochSampler(n)) for an exact resume."),
+                      stacklevel=3)
     if isinstance(loader, TensorLoader):
         return loader.batches(start_step)
     with torch.random.fork_rng(devices=[]):

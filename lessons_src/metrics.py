@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int, require_class_labels
 
 __all__ = ["accuracy", "confusion_matrix", "per_class_accuracy"]
@@ -15,7 +16,8 @@ __all__ = ["accuracy", "confusion_matrix", "per_class_accuracy"]
 def accuracy(output: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows of ``output`` (N, C) (logits or log-probabilities) whose argmax equals y (N,)."""
     if output.dim() != 2 or len(output) != len(y):
-        raise ValueError(f"output must be (N, C) and y (N,), got {tuple(output.shape)} and {tuple(y.shape)}")
+        raise ValueError(tr("output must be (N, C) and y (N,), got {output_shape} and {y_shape}",
+                            output_shape=tuple(output.shape), y_shape=tuple(y.shape)))
     require_class_labels(y, len(output), name="y")
     return (output.argmax(dim=1) == y).float().mean().item()
 

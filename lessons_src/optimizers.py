@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lessons_src.language import tr
 from lessons_src.validation import as_real
 
 __all__ = ["MomentumSGD", "PlainAdam", "decay_groups", "total_grad_norm", "weight_norm"]
@@ -47,7 +48,7 @@ class MomentumSGD(torch.optim.Optimizer):
         momentum = as_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
         weight_decay = as_real("weight_decay", weight_decay, low=0.0)
         if nesterov and momentum == 0:
-            raise ValueError("nesterov=True needs a momentum > 0, got momentum = 0; pass e.g. momentum=0.9")
+            raise ValueError(tr("nesterov=True needs a momentum > 0, got momentum = 0; pass e.g. momentum=0.9"))
         defaults = {"lr": lr, "momentum": momentum, "nesterov": bool(nesterov), "weight_decay": weight_decay}
         super().__init__(params, defaults)
 
@@ -82,7 +83,8 @@ class PlainAdam(torch.optim.Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         lr = as_real("lr", lr, low=0.0, low_open=True)
         if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), e.g. (0.9, 0.999); got {betas!r}")
+            raise ValueError(tr("betas must be a pair (beta1, beta2), each in [0, 1), e.g. (0.9, 0.999); got {value}",
+                                value=repr(betas)))
         beta1 = as_real("betas[0]", betas[0], low=0.0, high=1.0, high_open=True)
         beta2 = as_real("betas[1]", betas[1], low=0.0, high=1.0, high_open=True)
         eps = as_real("eps", eps, low=0.0)
@@ -126,7 +128,8 @@ def decay_groups(model: nn.Module | Iterable[torch.Tensor], weight_decay: float)
     decayed, kept = [], []
     for name, p in named:
         if not isinstance(p, torch.Tensor):
-            raise TypeError(f"model must be an nn.Module or an iterable of parameters, got a {type(p).__name__} in it")
+            raise TypeError(tr("model must be an nn.Module or an iterable of parameters, got a {type} in it",
+                               type=type(p).__name__))
         if p.requires_grad:
             (kept if p.dim() <= 1 else decayed).append((str(name), p))
     return [{"params": [p for _, p in group], "names": [n for n, _ in group], "weight_decay": wd}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int, as_real
 
 
@@ -36,7 +37,7 @@ class RangeTest:
         """The lr where the smoothed loss falls fastest per factor of lr (before its minimum)."""
         end = int(np.argmin(self.smoothed)) + 1
         if end < 3:
-            raise ValueError("the loss never fell: start the range test at a smaller lr_min")
+            raise ValueError(tr("the loss never fell: start the range test at a smaller lr_min"))
         slope = np.gradient(self.smoothed[:end], np.log(self.lrs[:end]))
         return float(self.lrs[int(np.argmin(slope))])
 

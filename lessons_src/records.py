@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lessons_src.language import tr
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -18,8 +20,8 @@ def bench_record(name: str) -> dict:
     path = BENCH / f"{name}.json"
     if not path.is_file():
         known = sorted(p.stem for p in BENCH.glob("*.json")) if BENCH.is_dir() else []
-        raise FileNotFoundError(f"no record {path}: name must be one of {known}; run bench/{name}.py to write it "
-                                "(./course bench runs them all)")
+        raise FileNotFoundError(tr("no record {path}: name must be one of {known}; run bench/{name}.py to write it "
+                                   "(./course bench runs them all)", path=path, known=known, name=name))
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int, as_real
 
 
@@ -27,7 +28,7 @@ def pick_device(prefer: str | None = None) -> torch.device:
     if prefer is not None:
         device = torch.device(prefer)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"prefer={prefer!r} but CUDA is not available on this machine")
+            raise ValueError(tr("prefer={prefer} but CUDA is not available on this machine", prefer=repr(prefer)))
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lessons_src.language import tr
 from lessons_src.surfaces import Surface, get_surface
 from lessons_src.validation import as_int, as_point, as_real
 
@@ -46,7 +47,7 @@ class SampleLoss:
             return self.data
         idx = np.asarray(idx)
         if idx.size == 0:
-            raise ValueError("idx must select at least one sample, got an empty batch")
+            raise ValueError(tr("idx must select at least one sample, got an empty batch"))
         return tuple(column[idx] for column in self.data)
 
     def sample_losses(self, w: Any, idx: Any = None) -> np.ndarray:
@@ -100,7 +101,8 @@ def breast_cancer_feature(feature: str = BREAST_CANCER_FEATURE) -> tuple[np.ndar
     bunch = load_breast_cancer()
     names = list(bunch.feature_names)
     if feature not in names:
-        raise ValueError(f"feature must be one of {names}, got {feature!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="feature", choices=names,
+                            value=repr(feature)))
     x = bunch.data[:, names.index(feature)]
     x = (x - x.mean()) / x.std()
     y = bunch.target.astype(float)

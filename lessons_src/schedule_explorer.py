@@ -55,11 +55,13 @@ def grid_curves(grid: dict, name: str, lr: float) -> dict[str, Any]:
     ``seconds``), ``final_val_accuracy`` (NaN when no epoch finished) and ``diverged`` (None or why)."""
     names, lrs = grid_names(grid), grid_lrs(grid)
     if name not in names:
-        raise ValueError(f"name must be one of the grid's schedules {list(names)}, got {name!r}")
+        raise ValueError(tr("name must be one of the grid's schedules {choices}, got {value}", choices=list(names),
+                            value=repr(name)))
     value = as_real("lr", lr, low=0.0, low_open=True)
     matches = [known for known in lrs if math.isclose(value, known, rel_tol=1e-6)]
     if not matches:
-        raise ValueError(f"lr must be one of the grid's lrs {list(lrs)}, got {lr!r}")
+        raise ValueError(tr("lr must be one of the grid's lrs {choices}, got {value}", choices=list(lrs),
+                            value=repr(lr)))
     cell = {float(key): run for key, run in grid["runs"][name].items()}[matches[0]]
     curves = {key: np.asarray(cell[key], dtype=float) for key in CURVE_KEYS}
     accuracy = curves["val_accuracy"]
@@ -74,7 +76,7 @@ def best_cell(grid: dict) -> dict[str, Any]:
     cells = [grid_curves(grid, name, lr) for name in grid_names(grid) for lr in grid_lrs(grid)]
     finished = [c for c in cells if c["diverged"] is None and len(c["epochs"]) == num_epochs]
     if not finished:
-        raise ValueError("the grid holds no run that finished all its epochs")
+        raise ValueError(tr("the grid holds no run that finished all its epochs"))
     return max(finished, key=lambda c: c["final_val_accuracy"])
 
 
@@ -131,8 +133,8 @@ def check_steps_per_epoch(grid: dict, steps_per_epoch: int) -> int:
     steps = as_int("steps_per_epoch", steps_per_epoch, low=1)
     recorded = grid["settings"].get("steps_per_epoch")
     if recorded is not None and steps != recorded:
-        raise ValueError(f"steps_per_epoch must be the grid's {recorded} (the updates per epoch its runs took), "
-                         f"got {steps_per_epoch!r}")
+        raise ValueError(tr("steps_per_epoch must be the grid's {recorded} (the updates per epoch its runs took), "
+                            "got {value}", recorded=recorded, value=repr(steps_per_epoch)))
     return steps
 
 

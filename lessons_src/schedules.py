@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int, as_real
 
 SCHEDULE_NAMES = ("constant", "step", "warmup_cosine", "one_cycle")
@@ -71,15 +72,17 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if self.name not in SCHEDULE_NAMES:
-            raise ValueError(f"name must be one of {SCHEDULE_NAMES}, got {self.name!r}")
+            raise ValueError(tr("{name} must be one of {choices}, got {value}", name="name", choices=SCHEDULE_NAMES,
+                                value=repr(self.name)))
         as_real("lr", self.lr, low=0.0, low_open=True)
         as_int("total_steps", self.total_steps, low=2)
         as_real("warmup_fraction", self.warmup_fraction, low=0.0, high=1.0, high_open=True)
         as_real("step_fraction", self.step_fraction, low=0.0, high=1.0, low_open=True)
         as_real("pct_start", self.pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
         if self.name == "one_cycle" and not 1 <= self.pct_start * self.total_steps - 1 < self.total_steps - 1:
-            raise ValueError(f"pct_start={self.pct_start} leaves no rising or no falling phase in "
-                             f"{self.total_steps} steps; choose pct_start in [{2 / self.total_steps:.3g}, 1)")
+            raise ValueError(tr("pct_start={pct_start} leaves no rising or no falling phase in {total_steps} steps; "
+                                "choose pct_start in [{low}, 1)", pct_start=self.pct_start,
+                                total_steps=self.total_steps, low=f"{2 / self.total_steps:.3g}"))
 
     @property
     def warmup_steps(self) -> int:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from lessons_src.language import tr
+
 Pair = tuple[float, float]
 
 
@@ -188,5 +190,6 @@ QUADRATIC_SURFACES = ("ravine", "source_quadratic")
 def get_surface(name: str) -> Surface:
     """The surface called ``name``; a clear error lists the names there are."""
     if name not in SURFACES:
-        raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {name!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="surface", choices=sorted(SURFACES),
+                            value=repr(name)))
     return SURFACES[name]

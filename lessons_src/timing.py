@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from lessons_src.language import tr
 from lessons_src.validation import as_int, as_real
 
 MAX_SECONDS = 60.0  # the longest a timing helper measures in one call
@@ -54,7 +55,8 @@ def training_throughput(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss
     """
     batch_size = as_int("batch_size", batch_size, low=1)
     if batch_size > len(X):
-        raise ValueError(f"batch_size must be <= len(X) = {len(X)}, got {batch_size}")
+        raise ValueError(tr("batch_size must be <= len(X) = {count}, got {batch_size}", count=len(X),
+                            batch_size=batch_size))
     min_seconds = as_real("min_seconds", min_seconds, low=0.0, high=MAX_SECONDS)
     optimizer = torch.optim.SGD(model.parameters(), lr=as_real("lr", lr, low=0.0, low_open=True))
     starts = range(0, len(X) - batch_size + 1, batch_size)

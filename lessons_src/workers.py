@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from lessons_src.distributed import average_gradients, data_parallel_steps, init_group
+from lessons_src.language import tr
 from lessons_src.models import TutorialMLP
 
 __all__ = ["TASKS", "run_task", "spawn_entry", "main"]
@@ -136,7 +137,8 @@ def run_task(task: str, out: str | os.PathLike, *, backend: str = "gloo", timeou
     the error file and raise. ``out`` and its parents are created if missing. ``join_delay`` ({rank: seconds})
     makes ranks arrive late (a fault to test)."""
     if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="task", choices=sorted(TASKS),
+                            value=repr(task)))
     out, rank = Path(out), int(os.environ.get("RANK", "-1"))
     out.mkdir(parents=True, exist_ok=True)  # every rank of a node may race to create it: exist_ok
     (out / f"rank{rank}.pid").write_text(str(os.getpid()), encoding="utf-8")

@@ -474,7 +474,7 @@ def test_a_checkpoint_names_a_missing_file_and_a_folder(tmp_path):
     model, optimizer, _ = make_run()
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "nothing.pt", model, optimizer)
-    with pytest.raises(IsADirectoryError, match="is a folder; give the path of a checkpoint file"):
+    with pytest.raises(IsADirectoryError, match="is a folder; give the path of the checkpoint itself"):
         load_checkpoint(tmp_path, model, optimizer)
 
 
