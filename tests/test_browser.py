@@ -206,9 +206,10 @@ def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.5, 
         time.sleep(interval_s)
 
 
-def kernel_idle(lab) -> bool:
-    """This notebook's kernel (the server's only one: each test shuts its kernel down) is idle."""
-    kernels = lab.kernels()
+def kernel_idle(lab, path: str) -> bool:
+    """The kernel of the notebook at ``path`` (relative to the server's root) is up and idle (another notebook's
+    kernel, one still stopping, is left out)."""
+    kernels = [s["kernel"] for s in lab.api("sessions") if s["path"] == path and s.get("kernel")]
     return len(kernels) == 1 and kernels[0]["execution_state"] == "idle"
 
 
@@ -242,10 +243,10 @@ def first_error(page) -> str | None:
     return stderr.first.inner_text()[-2000:] if stderr.count() else None
 
 
-def run_all(page, lab, run_menu: str = "Run") -> float:
-    """Run → Run All Cells once the kernel is up (``run_menu``: the Run menu's name in the interface's language);
-    wait for every cell's number and an idle kernel."""
-    wait_until(lambda: kernel_idle(lab), 120, "the kernel to start")
+def run_all(page, lab, path: str, run_menu: str = "Run") -> float:
+    """Run → Run All Cells once the kernel of the notebook at ``path`` is up (``run_menu``: the Run menu's name in
+    the interface's language); wait for every cell's number and an idle kernel."""
+    wait_until(lambda: kernel_idle(lab, path), 120, "the kernel to start")
     page.locator(f"{PANEL} .jp-Spinner").wait_for(state="detached", timeout=60_000)
     page.locator(f"{PANEL} .jp-Cell").first.click()  # make the notebook the current widget
     for _attempt in range(3):
@@ -263,7 +264,7 @@ def run_all(page, lab, run_menu: str = "Run") -> float:
         nonlocal stalled_since
         if error := first_error(page):
             pytest.fail(f"a cell raised:\n{error}")
-        now, idle = prompts(page), kernel_idle(lab)
+        now, idle = prompts(page), kernel_idle(lab, path)
         if idle and "[*]:" not in now and "[ ]:" in now:  # Run All stopped before the end
             stalled_since = stalled_since or time.monotonic()
             if time.monotonic() - stalled_since > 20:
@@ -405,7 +406,7 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
         page.goto(lab.url(f"/lab/workspaces/{stem}/tree/notebooks/{notebook.name}?reset"),
                   wait_until="domcontentloaded")
         page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
-        report["run_s"] = round(run_all(page, lab), 1)
+        report["run_s"] = round(run_all(page, lab, f"notebooks/{notebook.name}"), 1)
 
         explorers = page.locator(EXPLORER)
         expected = EXPLORERS.get(stem, 0)
@@ -506,7 +507,7 @@ def test_a_translated_edition_in_course_lab_with_the_interface_in_its_language(t
             page.goto(lab.url(f"/lab/workspaces/{stem}/tree/{folder}/01_gradient_descent.ipynb?reset"),
                       wait_until="domcontentloaded")
             page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
-            run_all(page, lab, run_menu=words["menus"][1])
+            run_all(page, lab, f"{folder}/01_gradient_descent.ipynb", run_menu=words["menus"][1])
             explorers = page.locator(EXPLORER)
             wait_until(lambda: explorers.count() == EXPLORERS["01_gradient_descent"], 60, "the explorer")
             settle(page)
