@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from tests.browser_lab import CHROMIUM
+from tests.browser_lab import browser_ready
 from tests.harness import run_in_the_browser, uncollected_notebooks, usage_errors
 
 ROOT = Path(__file__).resolve().parent
@@ -43,17 +42,37 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 class RunEachNotebookOnce:
     """Where an English notebook's browser test is selected (after -k and -m) and can run (Chromium and Playwright
     are here), that test runs every cell in the lab from a fresh kernel and fails on any error; nbval's run of the
-    same cells is then left out (reported as deselected). `./course test notebooks/X.ipynb` runs X under nbval."""
+    same cells is then left out (reported as deselected). `./course test notebooks/X.ipynb` runs X under nbval.
+    A browser test that then skips leaves its notebook unrun: that fails the run."""
+
+    def __init__(self) -> None:
+        self.taken_over: set[str] = set()  # the browser tests whose notebooks nbval left out
+        self.unrun: list[str] = []
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list) -> None:
-        if not (CHROMIUM.exists() and importlib.util.find_spec("playwright")):
+        if not browser_ready():
             return
         in_browser = run_in_the_browser((item.nodeid for item in items), NOTEBOOKS)
         twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.resolve() in in_browser]
         if twice:
+            self.taken_over = {item.nodeid for item in items if item.path.suffix != ".ipynb"
+                               and run_in_the_browser([item.nodeid], NOTEBOOKS)}
             config.hook.pytest_deselected(items=twice)
             items[:] = [item for item in items if item.path.suffix != ".ipynb" or item.path.resolve() not in in_browser]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped and report.nodeid in self.taken_over:
+            self.unrun.append(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.unrun:
+            terminalreporter.write_line("these notebooks ran nowhere: their browser tests skipped, and nbval left them "
+                                        "to those tests: " + ", ".join(self.unrun), red=True)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.unrun:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_configure(config: pytest.Config) -> None:

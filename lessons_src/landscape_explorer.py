@@ -134,14 +134,17 @@ def landscape_view(plane: Plane, zoom: float, resolution: int, path_name: str | 
     """The view of ``plane`` zoomed by ``zoom`` at ``resolution``² points, with the path ``path_name`` (a key of
     ``plane.paths``, or None) and the exact loss at ``point`` (a, b), if given."""
     if view not in VIEWS:
-        raise ValueError(f"view must be one of {list(VIEWS)}, got {view!r}")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="view", choices=list(VIEWS),
+                            value=repr(view)))
     if path_name is not None and path_name not in plane.paths:
-        raise ValueError(f"path_name must be None or one of {list(plane.paths)}, got {path_name!r}")
+        raise ValueError(tr("{name} must be None or one of {choices}, got {value}", name="path_name",
+                            choices=list(plane.paths), value=repr(path_name)))
     if resolution not in RESOLUTIONS:
-        raise ValueError(f"resolution must be one of {list(RESOLUTIONS)}, got {resolution!r}; finer slices "
-                         "take longer than an explorer should wait (use PlaneEvaluator.grid)")
+        raise ValueError(tr("{name} must be one of {choices}, got {value}; finer slices take longer than an explorer "
+                            "should wait (use PlaneEvaluator.grid)", name="resolution", choices=list(RESOLUTIONS),
+                            value=repr(resolution)))
     if point is not None and (not isinstance(point, Sequence) or len(point) != 2):
-        raise ValueError(f"point must be None or a pair (a, b), got {point!r}")
+        raise ValueError(tr("point must be None or a pair (a, b), got {value}", value=repr(point)))
     grid = plane.grid(zoom, resolution)
     point_loss = None if point is None else plane.loss_at(*point)
     return LandscapeView(plane.name, grid, plane.labels, path_name,
@@ -173,6 +176,8 @@ class LandscapePanel:
         norm = LogNorm(*LOSS_NORM)
         self.image = self.ax.imshow(np.full((2, 2), 1.0), origin="lower", aspect="auto", cmap="viridis", norm=norm,
                                     extent=(0, 1, 0, 1), interpolation="nearest")  # a tile per grid point
+        self.shown: SliceGrid | None = None  # the slice the image shows (as colours: see drawn_slice)
+        self.image.get_cursor_data = self.loss_under  # the figure's footer reads the loss, not the tile's colour
         fig.colorbar(self.image, cax=fig.add_axes((rect[0] + rect[2] + 0.03, rect[1], 0.025, rect[3])),
                      label=tr("loss (log scale)"))
         (self.path_line,) = self.ax.plot([], [], ".-", color="white", markersize=3, linewidth=1.2)
@@ -204,6 +209,13 @@ class LandscapePanel:
         return [self.image, self.path_line, self.path_end, self.lowest, self.centre, self.point, self.text,
                 *([self.contours] if self.contours is not None else [])]
 
+    def loss_under(self, event: Any) -> float | None:
+        """The loss of the grid point whose tile is under the mouse (None off the slice)."""
+        grid = self.shown
+        if grid is None or event.xdata is None or event.ydata is None or event.inaxes is not self.ax:
+            return None
+        return float(grid.loss[np.abs(grid.b - event.ydata).argmin(), np.abs(grid.a - event.xdata).argmin()])
+
     def drawn_slice(self, grid: SliceGrid) -> tuple[np.ndarray, Any]:
         """``grid``'s tiles as colours (RGBA bytes, the colour bar's scale) and its contour lines (12 levels, log-spaced
         over its losses), made once per slice and kept: a slice shown again (the range slider moved back) reuses
@@ -226,6 +238,7 @@ class LandscapePanel:
         self.ax3d.set_visible(three_d)
         tiles, contours = self.drawn_slice(grid)
         self.image.set_data(tiles)
+        self.shown = grid
         # each tile centred on its grid point (the axes show the grid's own range: the edge tiles are halved); tiles
         # with a contour over them are what was computed, and their flat colours cost half the PNG of a smooth image
         da, db = (grid.a[-1] - grid.a[0]) / (len(grid.a) - 1), (grid.b[-1] - grid.b[0]) / (len(grid.b) - 1)
@@ -262,14 +275,15 @@ class LandscapeExplorer(Explorer):
 
     def __init__(self, planes: Sequence[Plane], *, resolution: int = 15) -> None:
         if not planes:
-            raise ValueError("planes must hold at least one Plane, got none")
+            raise ValueError(tr("planes must hold at least one Plane, got none"))
         if resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {list(RESOLUTIONS)}, got {resolution!r}")
+            raise ValueError(tr("{name} must be one of {choices}, got {value}", name="resolution",
+                                choices=list(RESOLUTIONS), value=repr(resolution)))
         names = [plane.name for plane in planes]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
-            raise ValueError(f"planes must have different names (the dropdown shows them), got {repeated} more "
-                             "than once: pass name= to random_plane or pca_plane")
+            raise ValueError(tr("planes must have different names (the dropdown shows them), got {repeated} more "
+                                "than once: pass name= to random_plane or pca_plane", repeated=repeated))
         self.planes = {plane.name: plane for plane in planes}
         self.plane_picker = widgets.Dropdown(options=list(self.planes), description=tr("plane"))
         self.zoom_slider = widgets.SelectionSlider(options=[(f"×{z:g}", z) for z in ZOOMS], value=1.0,

@@ -41,10 +41,12 @@ def current_language() -> str:
 
 
 def use_language(lang: str) -> str:
-    """Make the helpers speak ``lang`` ("en", "zh" or "ja") from now on in this kernel, and let figures draw its
-    characters (the CJK font after matplotlib's own, so Latin letters and digits look as before); returns it."""
+    """Make the helpers speak ``lang`` ("en", "zh" or "ja") from now on in this kernel and in the processes it
+    starts (``COURSE_LANG``: lesson 14's workers), and let figures draw its characters (the CJK font after
+    matplotlib's own, so Latin letters and digits look as before); returns it."""
     global _current
     _current = check_language(lang)
+    os.environ["COURSE_LANG"] = _current
     import matplotlib as mpl
 
     mpl.rcParams["font.family"] = ["sans-serif", CJK_FONTS[lang]] if lang in CJK_FONTS else ["sans-serif"]

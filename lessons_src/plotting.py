@@ -52,7 +52,7 @@ def plot_image_grid(fig: matplotlib.figure.Figure, images: torch.Tensor,
     images = images.squeeze(2) if images.dim() == 5 else images
     rows, cols = images.shape[:2]
     if len(row_titles) != rows:
-        raise ValueError(f"row_titles must have {rows} entries, got {len(row_titles)}")
+        raise ValueError(tr("row_titles must have {rows} entries, got {count}", rows=rows, count=len(row_titles)))
     axes = fig.subplots(rows, cols, squeeze=False)
     for r in range(rows):
         for c in range(cols):
@@ -373,10 +373,11 @@ def running_mean(values: Sequence[float], window: int) -> np.ndarray:
     """Mean of each ``window`` consecutive values (len(values) − window + 1 of them); a NaN or inf spoils only
     the windows that contain it (a running sum would carry it into every later window)."""
     if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+        raise ValueError(tr("window must be >= 1, got {window}", window=window))
     values = np.asarray(values, dtype=float)
     if len(values) < window:
-        raise ValueError(f"window must be at most the number of values ({len(values)}), got {window}")
+        raise ValueError(tr("window must be at most the number of values ({count}), got {window}", count=len(values),
+                            window=window))
     return np.lib.stride_tricks.sliding_window_view(values, window).mean(axis=1)
 
 

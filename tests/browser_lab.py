@@ -31,6 +31,19 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # the environment, the data and the hub's proxy are large and already set up: the copy links to them
 LINKED = (".venv", "data", "hub/node_modules")
+
+
+def browser_ready() -> bool:
+    """Whether the browser tests can run here: Chromium at CHROMIUM, and Playwright's sync API importable."""
+    if not CHROMIUM.exists():
+        return False
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 SERVER_LIFETIME_S = 1800  # the server stops by itself after this, whatever happens to the tests
 
 # User-level JupyterLab settings, as a learner could set them in Settings → Settings Editor.

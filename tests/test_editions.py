@@ -145,7 +145,9 @@ def test_the_corrections_table_names_sections_the_lesson_has(lang, stem):
     """A corrections table's "(第 2 节)" / "（第 2 節）": the English notebook has a "## 2." section."""
     english = read_notebook(editions.NOTEBOOKS / f"{stem}.ipynb")
     numbers = {int(n) for n in re.findall(r"^## (\d+)\.", editions.section_headings(english), re.M)}
-    cited = {int(n) for n in re.findall(r"第\s*(\d+)\s*[节節]", load_catalog(lang, stem)["corrections"]["text"])}
+    text = load_catalog(lang, stem)["corrections"]["text"]  # 第 2 节, 第 3、4 节, （4 節）, 第 2・3 節
+    cited = {int(n) for group in re.findall(r"(\d+(?:\s*[、・,，]\s*\d+)*)\s*[节節]", text)
+             for n in re.findall(r"\d+", group)}
     assert cited <= numbers, f"{lang}/{stem}: sections {sorted(cited - numbers)} cited; it has {sorted(numbers)}"
 
 

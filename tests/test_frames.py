@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,6 +15,8 @@ from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore, Figu
 from PIL import Image
 
 from lessons_src.frames import diff_image, png_bytes, send_fast_frames
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def decoded(png: bytes) -> np.ndarray:
@@ -26,8 +32,8 @@ def test_png_bytes_decode_to_the_same_pixels():
         png_bytes(np.zeros((2, 2, 3)))
 
 
-def webagg_figure():
-    fig = plt.figure(figsize=(3, 2), dpi=50)
+def webagg_figure(facecolor="white"):
+    fig = plt.figure(figsize=(3, 2), dpi=50, facecolor=facecolor)
     canvas = FigureCanvasWebAggCore(fig)
     canvas.manager = FigureManagerWebAgg(canvas, 1)  # no browser connected: it sends nothing
     ax = fig.add_subplot()
@@ -47,18 +53,35 @@ def frames(canvas, line, get_diff_image) -> list[tuple[str, np.ndarray]]:
     return shown
 
 
-def test_the_frames_are_matplotlibs_own_pixel_for_pixel():
-    fig, canvas, line = webagg_figure()
+@pytest.mark.parametrize(("facecolor", "modes"), [("white", ["full", "diff"]), ("none", ["full", "full"])])
+def test_the_frames_are_matplotlibs_own_pixel_for_pixel(facecolor, modes):
+    """A first frame in full, then the changed pixels alone; a figure with transparent pixels always in full."""
+    fig, canvas, line = webagg_figure(facecolor)
     theirs = frames(canvas, line, canvas.get_diff_image)
-    fig2, canvas2, line2 = webagg_figure()
+    fig2, canvas2, line2 = webagg_figure(facecolor)
     send_fast_frames(canvas2)
     ours = frames(canvas2, line2, canvas2.get_diff_image)
-    assert [mode for mode, _ in theirs] == [mode for mode, _ in ours] == ["full", "diff"]
+    assert [mode for mode, _ in theirs] == [mode for mode, _ in ours] == modes
     for (_, a), (_, b) in zip(theirs, ours, strict=True):
         assert np.array_equal(a, b)
     assert canvas2.get_diff_image.__func__ is diff_image
+    canvas2._force_full = True  # what a resize or a new browser asks for: the whole figure again
+    canvas2.draw()
+    canvas2.get_diff_image()
+    assert canvas2._current_image_mode == "full"
     plt.close(fig)
     plt.close(fig2)
+
+
+def test_every_live_figure_an_explorer_shows_sends_fast_frames():
+    """lessons_src.live.canvas_or_output, which every explorer's figure goes through, hands ipympl's canvas over."""
+    code = ("import matplotlib.pyplot as plt\nfrom lessons_src.live import canvas_or_output\nfig = plt.figure()\n"
+            "assert canvas_or_output(fig) is fig.canvas\nprint(type(fig.canvas).__module__, "
+            "fig.canvas.get_diff_image.__func__.__module__)")
+    env = dict(os.environ, MPLBACKEND="module://ipympl.backend_nbagg")
+    shown = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                           timeout=120)
+    assert shown.stdout.split() == ["ipympl.backend_nbagg", "lessons_src.frames"], shown.stderr[-2000:]
 
 
 def test_a_canvas_that_is_not_a_web_canvas_is_left_alone():

@@ -71,7 +71,26 @@ def test_an_uncollected_notebook_stops_the_run(pytester, monkeypatch):
     result.stderr.fnmatch_lines(["*not collected by nbval: 00_a.ipynb*"])
 
 
+def test_a_notebook_whose_browser_test_skips_fails_the_run(pytester, monkeypatch):
+    """nbval leaves a notebook to its browser test; if that test skips, the notebook ran nowhere: the run fails."""
+    from tests.browser_lab import browser_ready
 
+    if not browser_ready():
+        pytest.skip("the hand-over to the browser tests happens only where they can run")
+    pytester.makeconftest((ROOT / "conftest.py").read_text(encoding="utf-8"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    (pytester.path / "notebooks").mkdir()
+    write_notebook(pytester.path / "notebooks" / "00_a.ipynb", ["x = 1"])
+    write_notebook(pytester.path / "notebooks" / "01_b.ipynb", ["y = 2"])
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_browser.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('stem', ['00_a'])\n"
+        "def test_notebook_in_course_lab(stem):\n    pytest.skip('no browser today')\n", encoding="utf-8")
+    result = pytester.runpytest_subprocess("--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+                                           "-rs", "tests", "notebooks")
+    result.assert_outcomes(passed=1, skipped=1, deselected=1)  # 01_b under nbval; 00_a left to its browser test
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*ran nowhere*test_notebook_in_course_lab?00_a?*"])
 
 
 def test_the_lab_api_asks_again_after_a_server_error_on_get():

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.backend_bases import MouseEvent  # noqa: E402
 from torch import nn  # noqa: E402
 
 from lessons_src.landscape import combine, get_weights, losses_at, train_recording  # noqa: E402
@@ -174,3 +175,17 @@ def test_a_slice_shown_again_reuses_its_contour_lines_and_its_frame_is_what_a_fu
     explorer.path_picker.value = "SGD"  # the title with the path again, not the layer just kept
     blitted = np.asarray(explorer.fig.canvas.buffer_rgba()).copy()
     assert np.array_equal(blitted, pixels(explorer.fig))
+
+
+def test_the_mouse_reads_the_loss_of_the_tile_under_it_not_its_colour(setup):
+    _, _, _, planes = setup
+    explorer = LandscapeExplorer(planes[:1], resolution=7)
+    explorer.fig.canvas.draw()
+    panel, grid = explorer.panel, explorer.view.grid
+    x, y = panel.ax.transData.transform((grid.a[2] + 0.01, grid.b[5] - 0.01))
+    event = MouseEvent("motion_notify_event", explorer.fig.canvas, x, y)
+    assert panel.image.get_cursor_data(event) == pytest.approx(grid.loss[5, 2])
+    shown = panel.image.format_cursor_data(panel.image.get_cursor_data(event))  # e.g. "[1.09]": the footer's text
+    assert float(shown.strip("[]")) == pytest.approx(grid.loss[5, 2], rel=0.01)
+    outside = MouseEvent("motion_notify_event", explorer.fig.canvas, 1, 1)
+    assert panel.image.get_cursor_data(outside) is None

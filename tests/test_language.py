@@ -137,3 +137,17 @@ def test_a_bad_argument_is_refused_in_the_language_chosen():
         use_language("en")
     with pytest.raises(ValueError, match=r"^lr must be a finite number >= 0, got -1$"):
         as_real("lr", -1, low=0)
+
+
+def test_the_language_a_cell_chooses_reaches_the_processes_it_starts(monkeypatch):
+    """Lesson 14's workers are new processes: use_language sets COURSE_LANG, so they speak the notebook's language."""
+    monkeypatch.delenv("COURSE_LANG", raising=False)
+    code = "from lessons_src.language import tr; print(tr('none'))"
+    try:
+        use_language("ja")
+        worker = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert worker.stdout.strip() == tr("none") != "none", worker.stderr
+    finally:
+        use_language("en")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120).stdout.strip() == "none"
