@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore, FigureManagerWebAgg
-from PIL import Image
 
 from lessons_src.frames import diff_image, png_bytes, send_fast_frames
 
@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def decoded(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    """The PNG's pixels as (height, width, 4) uint8 (matplotlib reads 8-bit RGBA as floats k/255)."""
+    return np.rint(matplotlib.image.imread(io.BytesIO(png), format="png") * 255).astype(np.uint8)
 
 
 def test_png_bytes_decode_to_the_same_pixels():
