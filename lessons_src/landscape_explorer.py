@@ -314,13 +314,13 @@ class LandscapeExplorer(Explorer):
         return self.result
 
     def _draw_static(self, name: str) -> None:
-        """A new plane: offer its paths (its own first), forget the point read, redraw everything."""
+        """A new plane: offer its paths (its own first), forget the point read. Its axes and title are a new kept
+        layer over the same background (the colour bar and the legend do not change), so it is blitted too."""
         paths = list(self.planes[name].paths)
         with self.holding():
             self.path_picker.options = [(tr("none"), None), *((p, p) for p in paths)]
             self.path_picker.value = paths[0] if paths else None
         self.point = None
-        self._full_redraw = True
 
     def compute(self) -> LandscapeView:
         """The pure result for the current controls (and the point clicked)."""

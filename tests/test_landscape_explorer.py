@@ -168,6 +168,12 @@ def test_a_slice_shown_again_reuses_its_contour_lines_and_its_frame_is_what_a_fu
     assert explorer.panel.contours is first and first.get_visible() and not second.get_visible()
     blitted = np.asarray(explorer.fig.canvas.buffer_rgba()).copy()
     assert np.array_equal(blitted, pixels(explorer.fig))
+    explorer = LandscapeExplorer(planes, resolution=7)
+    explorer.fig.canvas.draw()
+    explorer.plane_picker.value = planes[1].name  # another plane: other limits, labels and title, blitted
+    assert np.array_equal(np.asarray(explorer.fig.canvas.buffer_rgba()).copy(), pixels(explorer.fig))
+    explorer.plane_picker.value = planes[0].name  # and back, from the kept layer
+    assert np.array_equal(np.asarray(explorer.fig.canvas.buffer_rgba()).copy(), pixels(explorer.fig))
     explorer = LandscapeExplorer(planes[1:2], resolution=7)  # the PCA plane, its path drawn and named in the title
     explorer.fig.canvas.draw()
     explorer.path_picker.value = None  # a new title over the same axes: kept in a layer of its own
