@@ -296,7 +296,7 @@ class LandscapeExplorer(Explorer):
         self.point: tuple[float, float] | None = None
         with plt.ioff():
             self.fig = plt.figure(figsize=(6.2, 4.6))
-        self.panel = LandscapePanel(self.fig)
+        self.panel = LandscapePanel(self.fig, rect=(0.16, 0.12, 0.62, 0.8))  # left of 0.16: ipympl's toolbar
         self.blitter = Blitter(self.fig)
         self.blitter.set_artists(self.panel.artists, cached=self.panel.axes, key=self.panel.box)
         self.fig.canvas.mpl_connect("button_press_event", self.on_click)
@@ -319,7 +319,7 @@ class LandscapeExplorer(Explorer):
         paths = list(self.planes[name].paths)
         with self.holding():
             self.path_picker.options = [(tr("none"), None), *((p, p) for p in paths)]
-            self.path_picker.value = paths[0] if paths else None
+            self.path_picker.index = 1 if paths else 0  # by index: a Dropdown's value None would show it blank
         self.point = None
 
     def compute(self) -> LandscapeView:
@@ -356,5 +356,6 @@ class LandscapeExplorer(Explorer):
         if not hasattr(self, "_widget"):
             controls = control_panel(self.plane_picker, self.path_picker, self.zoom_slider, self.resolution_picker,
                                      self.view_picker)
+            self.plane_picker.layout.width = "360px"  # the planes' names are long: "random plane at SGD, batch 2 048"
             self._widget = widgets.VBox([controls, readout_panel(self.readout), figure_box(self.fig)])
         return self._widget

@@ -195,3 +195,12 @@ def test_the_mouse_reads_the_loss_of_the_tile_under_it_not_its_colour(setup):
     assert float(shown.strip("[]")) == pytest.approx(grid.loss[5, 2], rel=0.01)
     outside = MouseEvent("motion_notify_event", explorer.fig.canvas, 1, 1)
     assert panel.image.get_cursor_data(outside) is None
+
+
+def test_a_plane_without_paths_shows_none_in_the_path_dropdown(setup):
+    """A Dropdown whose value is None shows a blank box, even with an option whose value is None: pick it by index."""
+    _, _, _, planes = setup
+    explorer = LandscapeExplorer(planes, resolution=7)
+    assert not planes[0].paths and explorer.path_picker.label == "none" and explorer.path_picker.value is None
+    explorer.plane_picker.value = planes[1].name
+    assert explorer.path_picker.label == "SGD"
