@@ -39,6 +39,7 @@ GLOSSARY_COLUMN = {"zh": 1, "ja": 2}  # the glossary table's columns: English, ä
 # the line of each English setup cell that picks the helpers' language; an edition picks its own
 LANGUAGE_SWITCH = 'use_language("en")'
 RELATIVE_LINK = re.compile(r"(\]\(|src=[\"'])\.\./")
+TRANSLATED_FIGURE = re.compile(r"((?:\]\(|src=[\"'])\.\./\.\./figures/)([\w.-]+\.png)")  # a figure, not in a subfolder
 
 
 def sha256(text: str) -> str:
@@ -229,9 +230,19 @@ def code_pairs(lang: str, catalog: dict, english: dict) -> list[list[str]]:
     return pairs
 
 
-def relocate(markdown: str) -> str:
-    """Links and images to files above notebooks/ as seen from notebooks/<lang>/."""
-    return RELATIVE_LINK.sub(lambda match: match.group(1) + "../../", markdown)
+def relocate(markdown: str, lang: str | None = None) -> str:
+    """Links and images to files above notebooks/ as seen from notebooks/<lang>/; with ``lang``, a figure that
+    ``figures/<lang>/`` holds in that language (``./course figures`` draws them) is shown from there."""
+    markdown = RELATIVE_LINK.sub(lambda match: match.group(1) + "../../", markdown)
+    if lang is None:
+        return markdown
+    figures = NOTEBOOKS.parent / "figures"
+
+    def translated(match: re.Match) -> str:
+        name = match.group(2)
+        return match.group(1) + (f"{lang}/{name}" if (figures / lang / name).is_file() else name)
+
+    return TRANSLATED_FIGURE.sub(translated, markdown)
 
 
 def build_notebook(lang: str, stem: str) -> dict:
@@ -246,13 +257,13 @@ def build_notebook(lang: str, stem: str) -> dict:
     for cell in english["cells"]:
         cell = json.loads(json.dumps(cell))
         if cell["cell_type"] == "markdown":
-            cell["source"] = relocate(catalog["cells"][cell["id"]]["text"])
+            cell["source"] = relocate(catalog["cells"][cell["id"]]["text"], lang)
         else:
             cell["source"] = translate_code(source(cell), code_pairs(lang, catalog, cell))
         cells.append(cell)
         if cell["id"] == catalog["corrections"]["after"]:
             cells.append({"cell_type": "markdown", "id": f"{lang}-corrections", "metadata": {},
-                          "source": relocate(catalog["corrections"]["text"])})
+                          "source": relocate(catalog["corrections"]["text"], lang)})
     metadata = dict(english["metadata"], language_edition={"language": lang, "source": f"../{stem}.ipynb"})
     return dict(english, cells=cells, metadata=metadata)
 
@@ -325,6 +336,14 @@ def _english_pattern(name: str) -> re.Pattern:
     return re.compile(r"(?<![\w-])" + re.escape(name) + r"(?:s|es)?(?![\w-])", re.IGNORECASE)
 
 
+def _rendered(render: str, text: str) -> bool:
+    """Whether the prose ``text`` uses the glossary's rendering ``render``: a Latin-script rendering ("SGD",
+    "He") as a whole word, so that "He" is not found in "Hessian" nor `epoch` in a code span."""
+    if render.isascii():
+        return re.search(r"(?<![A-Za-z0-9_-])" + re.escape(render) + r"(?![A-Za-z0-9_-])", text) is not None
+    return render in text
+
+
 def prose(markdown: str) -> str:
     """The markdown without code, formulas, link targets and HTML: the words a reader reads."""
     text = re.sub(r"```.*?```", " ", markdown, flags=re.DOTALL)
@@ -340,14 +359,14 @@ def missing_terms(english: str, translated: str, lang: str, terms: tuple[Term, .
     terms = glossary_terms() if terms is None else terms
     names = sorted(((name, term) for term in terms for name in term.english if len(name) > 2),
                    key=lambda pair: -len(pair[0]))
-    text, missing = prose(english), []
+    text, missing, read = prose(english), [], prose(translated)
     for name, term in names:
         pattern = _english_pattern(name)
         if not pattern.search(text):
             continue
         text = pattern.sub(" ", text)
         accepted = term.rendering[lang]
-        if accepted and not any(render in translated for render in accepted):
+        if accepted and not any(_rendered(render, read) for render in accepted):
             missing.append(f"{name!r} â†’ {' or '.join(accepted)}")
     return missing
 

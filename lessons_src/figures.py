@@ -1,4 +1,4 @@
-"""Every static figure in ``figures/``, built from the course's own functions.
+"""Every static figure in ``figures/``, built from the course's own functions, in each of the course's languages.
 
 ``python -m lessons_src.figures`` (or ``./course figures``), run from the repository root, rewrites
 them all with matplotlib's Agg backend; the output is deterministic for a given matplotlib version.
@@ -27,6 +27,7 @@ from lessons_src.descent import (
     run_descent,
     run_torch_optimizer,
 )
+from lessons_src.language import LANGUAGES, current_language, tr, use_language
 from lessons_src.minibatch import NOISE_CLOUD_BATCH_SIZES, noise_cloud, variance_curve
 from lessons_src.plotting import (
     OPTIMIZER_COLORS,
@@ -44,8 +45,7 @@ from lessons_src.sample_losses import breast_cancer_logistic
 from lessons_src.surfaces import Surface, get_surface
 
 # The three step sizes lesson 01 compares on the source tutorials' quadratic (2/λmax ≈ 0.0858).
-STEP_SIZE_EXAMPLES = {"too small (lr = 0.005)": 0.005, "good (lr = 0.05)": 0.05,
-                      "oscillating (lr = 0.083)": 0.083}
+STEP_SIZE_EXAMPLES = (0.005, 0.05, 0.083)  # too small, good, oscillating
 
 
 def _paths_figure(surface: Surface, runs: Sequence[tuple[str, str, DescentPath]], *, curve: str,
@@ -63,7 +63,7 @@ def _paths_figure(surface: Surface, runs: Sequence[tuple[str, str, DescentPath]]
     ax_paths.legend(loc=legend_loc, fontsize=fontsize)
     ax_paths.set_title(title, fontsize=10)
     ax_curve.legend(fontsize=fontsize)
-    ax_curve.set_title("loss above the minimum" if curve == "loss" else "distance to the minimum", fontsize=10)
+    ax_curve.set_title(tr("loss above the minimum") if curve == "loss" else tr("distance to the minimum"), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -71,10 +71,12 @@ def _paths_figure(surface: Surface, runs: Sequence[tuple[str, str, DescentPath]]
 def gd_step_sizes() -> Figure:
     """The source tutorials' quadratic with gradient-descent paths for three learning rates, and their losses."""
     surface = get_surface("source_quadratic")
-    runs = [(label, color, run_descent(surface, surface.start, lr, 40))
-            for (label, lr), color in zip(STEP_SIZE_EXAMPLES.items(), ("tab:blue", "tab:green", "tab:red"),
-                                          strict=True)]
-    return _paths_figure(surface, runs, curve="loss", title="40 steps of gradient descent from (−8, 9)",
+    small, good, oscillating = STEP_SIZE_EXAMPLES
+    labels = {tr("too small (lr = {lr:g})", lr=small): (small, "tab:blue"),
+              tr("good (lr = {lr:g})", lr=good): (good, "tab:green"),
+              tr("oscillating (lr = {lr:g})", lr=oscillating): (oscillating, "tab:red")}
+    runs = [(label, color, run_descent(surface, surface.start, lr, 40)) for label, (lr, color) in labels.items()]
+    return _paths_figure(surface, runs, curve="loss", title=tr("40 steps of gradient descent from (−8, 9)"),
                          legend_loc="lower left")
 
 
@@ -88,10 +90,10 @@ def loss_surface_explorer() -> Figure:
     plot_contour(ax_contour, surface)
     plot_surface_3d(ax_3d, surface)
     for path, color in zip(paths, ("tab:red", "tab:blue"), strict=True):
-        label = f"start ({path.points[0][0]:g}, {path.points[0][1]:g})"
+        label = tr("start ({w1:g}, {w2:g})", w1=path.points[0][0], w2=path.points[0][1])
         plot_path(ax_contour, path, label=label, color=color)
         plot_loss_curve(ax_loss, path, surface, label=label, color=color)
-    ax_contour.set_title("Two minima: the start decides the valley", fontsize=10)
+    ax_contour.set_title(tr("Two minima: the start decides the valley"), fontsize=10)
     ax_contour.legend(loc="lower right", fontsize=8)
     ax_loss.legend(fontsize=8)
     ax_3d.view_init(35, -60)
@@ -111,11 +113,11 @@ def momentum_explorer() -> Figure:
     """A still of the momentum explorer on the ravine: GD, momentum 0.9 and critical damping γ*."""
     surface, lr, num_steps = get_surface("ravine"), 0.09, 100
     gamma_star = critical_momentum(lr, float(surface.curvatures()[0]))
-    settings = {"plain GD": (0.0, "tab:blue"), "momentum γ = 0.9": (0.9, "tab:orange"),
-                f"momentum γ* = {gamma_star:.3f}": (gamma_star, "tab:red")}
+    settings = {tr("plain GD"): (0.0, "tab:blue"), tr("momentum γ = {momentum}", momentum=0.9): (0.9, "tab:orange"),
+                tr("momentum γ* = {momentum:.3f}", momentum=gamma_star): (gamma_star, "tab:red")}
     runs = [(label, color, run_descent(surface, surface.start, lr, num_steps, momentum=momentum))
             for label, (momentum, color) in settings.items()]
-    return _paths_figure(surface, runs, curve="distance", title=f"The ravine, lr = {lr}, {num_steps} steps",
+    return _paths_figure(surface, runs, curve="distance", title=tr("The ravine, lr = {lr}, {steps} steps", lr=lr, steps=num_steps),
                          legend_loc="lower right")
 
 
@@ -126,7 +128,7 @@ def optimizer_comparison() -> Figure:
     runs = [(f"{OPTIMIZER_LABELS[name]} (lr {preset['lr'][name]:g})", OPTIMIZER_COLORS[name],
              run_torch_optimizer(surface, surface.start, name, preset["lr"][name], preset["num_steps"]))
             for name in OPTIMIZER_NAMES]
-    return _paths_figure(surface, runs, curve="loss", title=f"Rosenbrock, {preset['num_steps']} steps of torch.optim",
+    return _paths_figure(surface, runs, curve="loss", title=tr("Rosenbrock, {steps} steps of torch.optim", steps=preset["num_steps"]),
                          legend_loc="upper center", fontsize=7)
 
 
@@ -139,13 +141,13 @@ def noise_cloud_explorer() -> Figure:
         cloud = noise_cloud(problem, w, batch_size)
         plot_gradient_cloud(ax, cloud)
         ax.set(xlim=(-0.7, 1.4), ylim=(-1.05, 0.15))
-        ax.set_title(f"B = {batch_size}: {cloud.share_downhill:.0%} of the batch gradients point downhill",
-                     fontsize=9)
+        ax.set_title(tr("B = {batch_size}: {share:.0%} of the batch gradients point downhill",
+                        batch_size=batch_size, share=cloud.share_downhill), fontsize=9)
         ax.legend(fontsize=7, loc="upper right")
     curve = variance_curve(problem, w, [b for b in NOISE_CLOUD_BATCH_SIZES if b < problem.num_samples])
     plot_gradient_variance(axes[2], curve.batch_sizes, curve.measured, curve.theory)
-    axes[2].set_title("variance of a batch gradient (200 batches each)", fontsize=9)
-    fig.suptitle("Breast-cancer logistic regression at (w, b) = (0, −2.5): 200 seeded mini-batches",
+    axes[2].set_title(tr("variance of a batch gradient (200 batches each)"), fontsize=9)
+    fig.suptitle(tr("Breast-cancer logistic regression at (w, b) = (0, −2.5): 200 seeded mini-batches"),
                  fontsize=10)
     fig.tight_layout()
     return fig
@@ -158,18 +160,19 @@ def minibatch_throughput(record: dict[str, Any]) -> Figure:
     fig, (ax_rate, ax_time) = plt.subplots(1, 2, figsize=(10, 3.8))
     for run, color in zip(record["runs"], ("tab:blue", "tab:orange", "tab:green"), strict=False):
         sizes, rate = run["batch_size"], run["samples_per_second"]
-        label = f"{run['threads']} thread{'s' if run['threads'] > 1 else ''} ({run['date']})"
+        label = (tr("{threads} threads ({date})", threads=run["threads"], date=run["date"]) if run["threads"] > 1
+                 else tr("1 thread ({date})", date=run["date"]))
         plot_throughput(ax_rate, sizes, rate, label=label, color=color)
         ax_time.loglog(sizes, [1000 * b / r for b, r in zip(sizes, rate, strict=True)], "o-", color=color,
                        label=label)
-    ax_rate.set_title("throughput: samples per second", fontsize=10)
-    ax_time.set(xlabel="batch size", ylabel="milliseconds per step")
+    ax_rate.set_title(tr("throughput: samples per second"), fontsize=10)
+    ax_time.set(xlabel=tr("batch size"), ylabel=tr("milliseconds per step"))
     ax_time.grid(True, which="major", alpha=0.3)
-    ax_time.set_title("time of one step", fontsize=10)
+    ax_time.set_title(tr("time of one step"), fontsize=10)
     for ax in (ax_rate, ax_time):
         ax.legend(fontsize=8)
-    fig.suptitle(f"TutorialMLP on FashionMNIST, CPU ({record['machine']}; torch {record['torch']})",
-                 fontsize=9)
+    fig.suptitle(tr("TutorialMLP on FashionMNIST, CPU ({machine}; torch {torch})", machine=record["machine"],
+                    torch=record["torch"]), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -186,9 +189,10 @@ def schedule_explorer(record: dict[str, Any]) -> Figure:
     fig, (ax_lr, ax_accuracy) = plt.subplots(1, 2, figsize=(10, 3.8))
     schedule_panels(ax_lr, ax_accuracy, record).show(
         schedule_view(record, best["name"], best["lr"], settings["steps_per_epoch"]))
-    fig.suptitle(f"The grid's best cell: {best['name']} at peak lr {best['lr']:g}, "
-                 f"{100 * best['final_val_accuracy']:.2f} % validation accuracy after {settings['num_epochs']} "
-                 f"epochs (TutorialMLP, {settings['optimizer']}, batch {settings['batch_size']})", fontsize=10)
+    fig.suptitle(tr("The grid's best cell: {name} at peak lr {lr:g}, {accuracy:.2f} % validation accuracy after "
+                    "{epochs} epochs (TutorialMLP, {optimizer}, batch {batch_size})", name=best["name"], lr=best["lr"],
+                    accuracy=100 * best["final_val_accuracy"], epochs=settings["num_epochs"],
+                    optimizer=settings["optimizer"], batch_size=settings["batch_size"]), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -208,8 +212,9 @@ def landscape_explorer(record: dict[str, Any]) -> Figure:
     grid = SliceGrid(np.asarray(raw["a"], dtype=float), np.asarray(raw["b"], dtype=float), loss,
                      np.full_like(loss, np.nan))  # the record keeps no accuracies; the still shows none
     fig = plt.figure(figsize=(7, 5.2))
-    LandscapePanel(fig).show(LandscapeView("TutorialMLP after one epoch of SGD (batch 32): a random plane, "
-                                           "seeds 0 and 1", grid, ("a (filter-normalized)", "b (filter-normalized)"),
+    LandscapePanel(fig).show(LandscapeView(tr("TutorialMLP after one epoch of SGD (batch 32): a random plane, "
+                                              "seeds 0 and 1"), grid,
+                                           (tr("a (filter-normalized)"), tr("b (filter-normalized)")),
                                            None, None, "contour", None, None))
     return fig
 
@@ -247,8 +252,15 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
+def figure_folder(root: str | Path, lang: str) -> Path:
+    """Where the figures in ``lang`` live: ``figures/`` for English, ``figures/zh/`` and ``figures/ja/`` for the
+    editions (their notebooks link there)."""
+    return Path(root) / "figures" if lang == "en" else Path(root) / "figures" / lang
+
+
 def main(names: list[str] | None = None, root: str | Path = ".") -> int:
-    """Regenerate the named figures (default: all) in ``root``/figures/, ``root`` being the repository."""
+    """Regenerate the named figures (default: all), in every language, in ``root``/figures/, ``root`` being the
+    repository."""
     matplotlib.use("Agg")  # files only, never a window
     root = Path(root)
     if not (root / "bench").is_dir():
@@ -258,9 +270,13 @@ def main(names: list[str] | None = None, root: str | Path = ".") -> int:
     if unknown:
         print(f"unknown figure(s) {unknown}; known: {', '.join(FIGURES)}", file=sys.stderr)
         return 2
-    (root / "figures").mkdir(exist_ok=True)
-    for name in names or FIGURES:
-        print("wrote", save_figure(build_figure(name, root), root / "figures" / name))
+    before = current_language()
+    for lang in LANGUAGES:
+        use_language(lang)
+        figure_folder(root, lang).mkdir(parents=True, exist_ok=True)
+        for name in names or FIGURES:
+            print("wrote", save_figure(build_figure(name, root), figure_folder(root, lang) / name))
+    use_language(before)
     return 0
 
 

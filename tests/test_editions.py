@@ -170,12 +170,38 @@ def test_relocation_moves_links_above_notebooks_one_folder_up_and_leaves_sibling
                               "<img src=\"../../figures/b.png\">, [next](02_x.ipynb)")
 
 
+def test_relocation_shows_a_figure_in_the_edition_s_language_where_figures_holds_one(tiny):
+    figures = editions.NOTEBOOKS.parent / "figures"
+    (figures / "zh").mkdir(parents=True)
+    (figures / "zh" / "a.png").write_bytes(b"\x89PNG")
+    text = "![f](../figures/a.png), <img src=\"../figures/b.png\">, ![s](../figures/screenshots/c.png)"
+    assert relocate(text, "zh") == ("![f](../../figures/zh/a.png), <img src=\"../../figures/b.png\">, "
+                                    "![s](../../figures/screenshots/c.png)")
+    assert relocate(text, "ja") == relocate(text)  # no Japanese a.png: the English one
+
+
+def test_every_edition_shows_the_course_s_figures_in_its_own_language():
+    from lessons_src.figures import FIGURES
+
+    for lang in ("zh", "ja"):
+        shown = set()
+        for path in sorted((editions.NOTEBOOKS / lang).glob("*.ipynb")):
+            shown.update(re.findall(r"\.\./\.\./figures/([\w./-]+\.png)", path.read_text(encoding="utf-8")))
+        drawn = {name for name in shown if not name.startswith("screenshots/")}
+        assert drawn == {f"{lang}/{name}" for name in FIGURES}, f"the {lang} edition shows {sorted(drawn)}"
+
+
 def test_the_glossary_check_needs_the_glossary_word_and_prefers_the_longer_term():
     assert missing_terms("Lower the learning rate.", "把学习率调小。", "zh") == []
     assert missing_terms("Lower the learning rate.", "把步子调小。", "zh") == ["'learning rate' → 学习率 or 步长"]
     assert missing_terms("The batch size B.", "批大小 B。", "zh") == []  # "batch size" hides "batch"
     assert missing_terms("A mini-batch.", "一个小批量。", "zh") == []  # a hyphenated compound is not the term
     assert missing_terms("`loss` in code is not prose", "代码", "ja") == []
+    # a rendering counts in the translation's prose only, and a Latin-script one as a whole word
+    assert missing_terms("Train for one epoch.", "训练一个 `epoch`。", "zh") == ["'epoch' → 轮次 or epoch"]
+    assert missing_terms("Train for one epoch.", "训练一个 epoch。", "zh") == []
+    assert missing_terms("Kaiming initialization.", "Hessian を使います。", "ja") != []
+    assert missing_terms("Kaiming initialization.", "He の初期化を使います。", "ja") == []
 
 
 def test_a_translated_f_string_must_compute_what_the_english_computes(tiny):

@@ -7,14 +7,19 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
+
+from lessons_src.language import LANGUAGES, current_language, use_language
 
 from lessons_src.figures import (
     BENCH_RECORDS,
     FIGURES,
     build_figure,
+    figure_folder,
     main,
     minibatch_throughput,
     save_figure,
@@ -22,7 +27,8 @@ from lessons_src.figures import (
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES_DIR = ROOT / "figures"
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb")),
+             *sorted((ROOT / "notebooks").glob("*/*.ipynb"))]  # the editions link to figures/zh/, figures/ja/
 
 
 def referenced_figures() -> set[str]:
@@ -42,8 +48,27 @@ def test_no_figure_is_orphaned():
     assert present <= referenced_figures(), f"in figures/ but never shown: {sorted(present - referenced_figures())}"
 
 
-def test_every_committed_figure_is_built_by_the_figures_command():
-    assert {p.name for p in FIGURES_DIR.glob("*.png")} == set(FIGURES)
+def test_every_committed_figure_is_built_by_the_figures_command_in_every_language():
+    for lang in LANGUAGES:
+        assert {p.name for p in figure_folder(ROOT, lang).glob("*.png")} == set(FIGURES), lang
+
+
+@pytest.mark.parametrize(("lang", "title"), [("zh", "从 (−8, 9) 出发的 40 步梯度下降"),
+                                             ("ja", "(−8, 9) から勾配降下法で 40 ステップ")])
+def test_a_figure_in_an_edition_s_language_speaks_it_with_every_glyph_drawn(lang, title):
+    before = current_language()
+    try:
+        use_language(lang)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "Glyph … missing from font" fails the test
+            fig = build_figure("gd_step_sizes.png", ROOT)
+            fig.canvas.draw()
+        texts = [ax.get_title() for ax in fig.axes] + [t.get_text() for ax in fig.axes if ax.get_legend()
+                                                       for t in ax.get_legend().get_texts()]
+        plt.close(fig)
+    finally:
+        use_language(before)
+    assert title in texts and not any("steps of gradient descent" in text for text in texts)
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
@@ -69,7 +94,9 @@ def test_the_figures_command_wants_the_repository_root(tmp_path, capsys):
     (tmp_path / "bench").mkdir()
     assert main(["no_such_figure.png"], root=tmp_path) == 2
     assert main(["gd_step_sizes.png"], root=tmp_path) == 0
-    assert (tmp_path / "figures" / "gd_step_sizes.png").read_bytes()[:4] == b"\x89PNG"
+    for lang in LANGUAGES:  # figures/gd_step_sizes.png, figures/zh/…, figures/ja/…
+        assert (figure_folder(tmp_path, lang) / "gd_step_sizes.png").read_bytes()[:4] == b"\x89PNG"
+    assert current_language() == "en"  # the language the command found is the one it leaves
 
 
 def imported_modules_and_backend(module: str) -> dict:
