@@ -117,8 +117,8 @@ def momentum_explorer() -> Figure:
                 tr("momentum γ* = {momentum:.3f}", momentum=gamma_star): (gamma_star, "tab:red")}
     runs = [(label, color, run_descent(surface, surface.start, lr, num_steps, momentum=momentum))
             for label, (momentum, color) in settings.items()]
-    return _paths_figure(surface, runs, curve="distance", title=tr("The ravine, lr = {lr}, {steps} steps", lr=lr, steps=num_steps),
-                         legend_loc="lower right")
+    title = tr("The ravine, lr = {lr}, {steps} steps", lr=lr, steps=num_steps)
+    return _paths_figure(surface, runs, curve="distance", title=title, legend_loc="lower right")
 
 
 def optimizer_comparison() -> Figure:
@@ -128,8 +128,8 @@ def optimizer_comparison() -> Figure:
     runs = [(f"{OPTIMIZER_LABELS[name]} (lr {preset['lr'][name]:g})", OPTIMIZER_COLORS[name],
              run_torch_optimizer(surface, surface.start, name, preset["lr"][name], preset["num_steps"]))
             for name in OPTIMIZER_NAMES]
-    return _paths_figure(surface, runs, curve="loss", title=tr("Rosenbrock, {steps} steps of torch.optim", steps=preset["num_steps"]),
-                         legend_loc="upper center", fontsize=7)
+    title = tr("Rosenbrock, {steps} steps of torch.optim", steps=preset["num_steps"])
+    return _paths_figure(surface, runs, curve="loss", title=title, legend_loc="upper center", fontsize=7)
 
 
 def noise_cloud_explorer() -> Figure:

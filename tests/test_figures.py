@@ -13,8 +13,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from lessons_src.language import LANGUAGES, current_language, use_language
-
 from lessons_src.figures import (
     BENCH_RECORDS,
     FIGURES,
@@ -24,6 +22,7 @@ from lessons_src.figures import (
     minibatch_throughput,
     save_figure,
 )
+from lessons_src.language import LANGUAGES, current_language, use_language
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES_DIR = ROOT / "figures"
