@@ -291,7 +291,8 @@ class LandscapeExplorer(Explorer):
         self.resolution_picker = widgets.Dropdown(options=[(f"{r}×{r}", r) for r in RESOLUTIONS], value=resolution,
                                                   description=tr("resolution"))
         self.path_picker = widgets.Dropdown(description=tr("path"))
-        self.view_picker = widgets.ToggleButtons(options=list(VIEWS), value="contour")
+        self.view_picker = widgets.ToggleButtons(options=[(tr("contour"), "contour"), (tr("3-D"), "3-D")],
+                                                 value="contour")
         self.readout = widgets.HTML()
         self.point: tuple[float, float] | None = None
         with plt.ioff():

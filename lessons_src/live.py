@@ -213,7 +213,7 @@ def contour_panel(ax, surface: Surface) -> None:
     """Clear ``ax`` and draw the surface's contours, titled with its formula."""
     ax.clear()
     plot_contour(ax, surface)
-    ax.set_title(f"{surface.title}: L = {surface.formula}", fontsize=9, y=1.01)
+    ax.set_title(f"{surface.shown_title}: L = {surface.formula}", fontsize=9, y=1.01)
 
 
 def warning_text(ax, y: float):
@@ -231,7 +231,7 @@ def loss_panel(ax, surface: Surface):
 
 def surface_picker(names: Sequence[str], value: str) -> widgets.Dropdown:
     """A dropdown of the named surfaces, by title."""
-    return widgets.Dropdown(options=[(get_surface(n).title, n) for n in names], value=value,
+    return widgets.Dropdown(options=[(get_surface(n).shown_title, n) for n in names], value=value,
                             description=tr("surface"))
 
 

@@ -53,6 +53,13 @@ class Surface:
         return np.array(self.hessian_fn(float(w1), float(w2)))
 
     @property
+    def shown_title(self) -> str:
+        """The title in the language in use (``title`` is the English; a test keeps the two in step)."""
+        titles = {"source_quadratic": tr("The source tutorials' quadratic"), "ravine": tr("An ill-conditioned ravine"),
+                  "rosenbrock": tr("Rosenbrock's banana"), "two_minima": tr("Two minima")}
+        return titles.get(self.name, self.title)
+
+    @property
     def global_minimum(self) -> np.ndarray:
         """The lowest point, shape (2,)."""
         return np.array(self.minima[0])

@@ -153,7 +153,7 @@ class _TrainingPass:
     def run(self, batches: Iterable, *, progress: bool = False, total: int | None = None) -> None:
         """Take one step per batch; with a stop guard, a requested stop ends the pass between two steps."""
         self.model.train()
-        bar = tqdm(batches, desc=f"epoch {self.epoch}", leave=False, disable=not progress, total=total,
+        bar = tqdm(batches, desc=tr("epoch {epoch}", epoch=self.epoch), leave=False, disable=not progress, total=total,
                    initial=self.first_step)
         iterator = iter(bar)
         try:
@@ -496,7 +496,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, loss_fn:
         run = _Run(model, train_loader, val_loader, loss_fn, optimizer, history, stop, scheduler=scheduler,
                    scheduler_step=scheduler_step, progress=progress, check_every=check_every,
                    clip_grad_norm=clip_grad_norm)
-        epochs = tqdm(total=num_epochs, initial=min(history.num_epochs, num_epochs), desc="epochs",
+        epochs = tqdm(total=num_epochs, initial=min(history.num_epochs, num_epochs), desc=tr("epochs"),
                       disable=not progress)
         try:
             while history.num_epochs < num_epochs:

@@ -128,3 +128,16 @@ def test_bad_input_names_the_argument(kwargs, argument):
     call = {"start": (0.0, 0.0), "lr": 0.01, "num_steps": 5} | kwargs
     with pytest.raises(ValueError, match=rf"^{argument} must"):
         run_descent(get_surface("source_quadratic"), **call)
+
+
+def test_every_surface_s_shown_title_is_its_title_in_english_and_translated_in_the_editions():
+    from lessons_src.language import current_language, use_language
+
+    before = current_language()
+    try:
+        use_language("en")
+        assert all(surface.shown_title == surface.title for surface in SURFACES.values())
+        use_language("zh")
+        assert all(surface.shown_title != surface.title for surface in SURFACES.values())
+    finally:
+        use_language(before)
