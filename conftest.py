@@ -53,13 +53,14 @@ class RunEachNotebookOnce:
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list) -> None:
         if not browser_ready():
             return
-        in_browser = run_in_the_browser((item.nodeid for item in items), NOTEBOOKS)
-        twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.resolve() in in_browser]
+        runs = run_in_the_browser((item.nodeid for item in items), NOTEBOOKS)
+        twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.resolve() in runs.values()]
         if twice:
-            self.taken_over = {item.nodeid for item in items if item.path.suffix != ".ipynb"
-                               and run_in_the_browser([item.nodeid], NOTEBOOKS)}
+            handed_over = {item.path.resolve() for item in twice}
+            self.taken_over = {nodeid for nodeid, notebook in runs.items() if notebook in handed_over}
             config.hook.pytest_deselected(items=twice)
-            items[:] = [item for item in items if item.path.suffix != ".ipynb" or item.path.resolve() not in in_browser]
+            dropped = set(twice)
+            items[:] = [item for item in items if item not in dropped]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.skipped and report.nodeid in self.taken_over:

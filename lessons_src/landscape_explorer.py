@@ -221,7 +221,7 @@ class LandscapePanel:
         over its losses), made once per slice and kept: a slice shown again (the range slider moved back) reuses
         them; its lines are hidden while another slice shows."""
         kept = self.drawn_slices.get(id(grid))
-        if kept is None or kept[0] is not grid:
+        if kept is None:  # the grid kept in the entry keeps its id from being reused
             tiles = self.image.to_rgba(np.clip(grid.loss, *LOSS_NORM), bytes=True)
             levels = np.geomspace(max(np.nanmin(grid.loss), 1e-3), np.nanmax(grid.loss), 12)
             contours = self.ax.contour(grid.a, grid.b, grid.loss, levels=levels, colors="white", linewidths=0.5,

@@ -33,8 +33,9 @@ def usage_errors(outputs: Iterable[Mapping]) -> list[str]:
 BROWSER_RUN = "tests/test_browser.py::test_notebook_in_course_lab["
 
 
-def run_in_the_browser(nodeids: Iterable[str], notebooks_dir: Path) -> set[Path]:
-    """The notebooks whose browser test (``test_notebook_in_course_lab[<stem>]``) is among ``nodeids``: that test
-    runs every cell in the lab from a fresh kernel and fails on any error, so nbval need not run them again."""
-    stems = {nodeid[len(BROWSER_RUN):-1] for nodeid in nodeids if nodeid.startswith(BROWSER_RUN)}
-    return {(notebooks_dir / f"{stem}.ipynb").resolve() for stem in stems}
+def run_in_the_browser(nodeids: Iterable[str], notebooks_dir: Path) -> dict[str, Path]:
+    """The browser tests (``test_notebook_in_course_lab[<stem>]``) among ``nodeids``, each with the notebook it runs:
+    that test runs every cell in the lab from a fresh kernel and fails on any error, so nbval need not run them
+    again."""
+    return {nodeid: (notebooks_dir / f"{nodeid[len(BROWSER_RUN):-1]}.ipynb").resolve() for nodeid in nodeids
+            if nodeid.startswith(BROWSER_RUN)}

@@ -30,8 +30,8 @@ def test_the_notebooks_the_browser_tests_run_are_named_by_their_test_ids(tmp_pat
     ids = ["tests/test_browser.py::test_notebook_in_course_lab[01_gradient_descent]",
            "tests/test_browser.py::test_a_translated_edition_in_course_lab_with_the_interface_in_its_language[zh]",
            "notebooks/02_backprop_autograd.ipynb::Cell 0", "tests/test_repo.py::test_x[01_gradient_descent]"]
-    assert run_in_the_browser(ids, tmp_path) == {(tmp_path / "01_gradient_descent.ipynb").resolve()}
-    assert run_in_the_browser(ids[1:], tmp_path) == set()
+    assert run_in_the_browser(ids, tmp_path) == {ids[0]: (tmp_path / "01_gradient_descent.ipynb").resolve()}
+    assert run_in_the_browser(ids[1:], tmp_path) == {}
 
 
 def test_usage_errors_are_found_in_stream_text():
