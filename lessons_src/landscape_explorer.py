@@ -39,7 +39,6 @@ RESOLUTIONS = (7, 11, 15, 21, 31)
 ZOOMS = (0.25, 0.5, 1.0, 2.0, 4.0)
 VIEWS = ("contour", "3-D")
 LOSS_NORM = (0.2, 5.0)  # the colour scale's loss range (chance is 2.3), the same for every plane so that slices compare
-PATH_COLORS = {"SGD, batch 32": "tab:blue", "Adam, batch 32": "tab:orange", "SGD, batch 2048": "tab:red"}
 
 
 # --- planes --------------------------------------------------------------------------------------------
