@@ -407,6 +407,8 @@ def test_notebook_in_course_lab(lab, browser, notebook: Path):
                   wait_until="domcontentloaded")
         page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
         report["run_s"] = round(run_all(page, lab, f"notebooks/{notebook.name}"), 1)
+        report["threads"] = [text for text in page.locator(f"{PANEL} .jp-OutputArea-output").all_inner_texts()
+                             if "threads" in text][:1]  # the setup cell's line: how many threads the lesson used
 
         explorers = page.locator(EXPLORER)
         expected = EXPLORERS.get(stem, 0)
