@@ -197,6 +197,15 @@ def browser():
         yield chromium_browser
 
 
+@pytest.fixture(scope="module")
+def lab_pages(browser):
+    """One browser context for the series' notebooks: each opens in a page of its own, and JupyterLab's scripts,
+    cached after the first, are not fetched and compiled again for every notebook."""
+    context = browser.new_context(viewport=VIEWPORTS[0])
+    yield context
+    context.close()
+
+
 def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.5, detail=lambda: "") -> None:
     """Poll ``condition`` until it holds; fail after ``timeout_s`` naming ``what`` (and ``detail()``)."""
     deadline = time.monotonic() + timeout_s
@@ -392,13 +401,13 @@ def poke(page, stem: str, index: int, explorer) -> list[str]:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_in_course_lab(lab, browser, notebook: Path):
+def test_notebook_in_course_lab(lab, lab_pages, notebook: Path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = notebook.stem
     for old in ARTIFACTS.glob(f"{stem}-*"):
         old.unlink()
     log_start = lab.log_size()
-    page = browser.new_page(viewport=VIEWPORTS[0])
+    page = lab_pages.new_page()
     page.add_init_script(FRAME_COUNTER)
     report: dict = {"notebook": notebook.name}
     try:
