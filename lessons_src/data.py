@@ -37,6 +37,13 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASS_NAMES: tuple[str, ...] = tuple(datasets.FashionMNIST.classes)
 IMAGE_SHAPE = (1, 28, 28)
 
+
+def class_names() -> tuple[str, ...]:
+    """The ten class names in the language in use, in label order (``CLASS_NAMES``: the dataset's own English ones;
+    a test keeps the two in step)."""
+    return (tr("T-shirt/top"), tr("Trouser"), tr("Pullover"), tr("Dress"), tr("Coat"), tr("Sandal"), tr("Shirt"),
+            tr("Sneaker"), tr("Bag"), tr("Ankle boot"))
+
 # name -> (IDX magic number, number of dimensions)
 IDX_FILES: dict[str, tuple[int, int]] = {
     "train-images-idx3-ubyte": (2051, 3),

@@ -176,3 +176,18 @@ def test_train_validation_split_depends_on_the_seed_and_refuses_an_empty_part():
     for bad in (0, 1000, True, 2.5):
         with pytest.raises(ValueError, match="num_val must be"):
             train_validation_split(1000, bad)
+
+
+def test_the_class_names_a_lesson_shows_are_the_dataset_s_in_english_and_translated_in_the_editions():
+    from lessons_src.data import CLASS_NAMES, class_names
+    from lessons_src.language import current_language, use_language
+
+    before = current_language()
+    try:
+        use_language("en")
+        assert class_names() == CLASS_NAMES
+        for lang in ("zh", "ja"):
+            use_language(lang)
+            assert len(set(class_names())) == 10 and not set(class_names()) & set(CLASS_NAMES)
+    finally:
+        use_language(before)
