@@ -153,8 +153,9 @@ def compare_prediction(prediction: Any, truth: Any, *, what: str, why: str = "",
     matches any collection with the same members; ``choices``
     lists the allowed answers of a multiple-choice prediction. ``why`` is the one-sentence reason.
     """
-    reason = f" {why}" if why else ""
-    fact = tr("{what} is {truth}.", what=what, truth=_shown(truth)) + reason
+    fact = tr("{what} is {truth}.", what=what, truth=_shown(truth))
+    if why:  # two sentences: a space between them in English, none in 中文 and 日本語
+        fact = tr("{sentence} {next_sentence}", sentence=fact, next_sentence=why)
     if prediction is Ellipsis:  # None can be a prediction (of an empty .grad, say)
         return CheckResult(False, tr("No prediction written; {fact}", fact=fact))
     if choices is not None and not any(_matches(prediction, choice, 0.0) for choice in choices):

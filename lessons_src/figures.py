@@ -125,7 +125,7 @@ def optimizer_comparison() -> Figure:
     """A still of the optimizer comparison: torch.optim's five optimizers on Rosenbrock's banana."""
     surface = get_surface("rosenbrock")
     preset = COMPARISON_SETTINGS[surface.name]
-    runs = [(f"{OPTIMIZER_LABELS[name]} (lr {preset['lr'][name]:g})", OPTIMIZER_COLORS[name],
+    runs = [(f"{tr(OPTIMIZER_LABELS[name])} (lr {preset['lr'][name]:g})", OPTIMIZER_COLORS[name],
              run_torch_optimizer(surface, surface.start, name, preset["lr"][name], preset["num_steps"]))
             for name in OPTIMIZER_NAMES]
     title = tr("Rosenbrock, {steps} steps of torch.optim", steps=preset["num_steps"])
@@ -271,12 +271,14 @@ def main(names: list[str] | None = None, root: str | Path = ".") -> int:
         print(f"unknown figure(s) {unknown}; known: {', '.join(FIGURES)}", file=sys.stderr)
         return 2
     before = current_language()
-    for lang in LANGUAGES:
-        use_language(lang)
-        figure_folder(root, lang).mkdir(parents=True, exist_ok=True)
-        for name in names or FIGURES:
-            print("wrote", save_figure(build_figure(name, root), figure_folder(root, lang) / name))
-    use_language(before)
+    try:
+        for lang in LANGUAGES:
+            use_language(lang)
+            figure_folder(root, lang).mkdir(parents=True, exist_ok=True)
+            for name in names or FIGURES:
+                print("wrote", save_figure(build_figure(name, root), figure_folder(root, lang) / name))
+    finally:
+        use_language(before)
     return 0
 
 

@@ -20,8 +20,19 @@ from pathlib import Path
 
 LANGUAGES = {"en": "English", "zh": "中文", "ja": "日本語"}
 MESSAGES = Path(__file__).resolve().parent / "messages"
-# the CJK font matplotlib falls back to for characters its default font lacks (Debian's fonts-noto-cjk)
-CJK_FONTS = {"zh": "Noto Sans CJK SC", "ja": "Noto Sans CJK JP"}
+# the CJK fonts matplotlib may fall back to for characters its default font lacks, best first: Noto (Debian's
+# fonts-noto-cjk, which ./course setup installs where it can) or Source Han Sans, then macOS's and Windows's own
+CJK_FONTS = {"zh": ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei"),
+             "ja": ("Noto Sans CJK JP", "Source Han Sans JP", "Hiragino Sans", "Yu Gothic")}
+
+
+def cjk_font(lang: str) -> str:
+    """The first of ``lang``'s CJK fonts that matplotlib finds on this machine (the first of all if none is, so
+    that matplotlib's warning names the font to install)."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS[lang] if name in installed), CJK_FONTS[lang][0])
 
 
 def check_language(lang: object, where: str = "lang") -> str:
@@ -49,7 +60,7 @@ def use_language(lang: str) -> str:
     os.environ["COURSE_LANG"] = _current
     import matplotlib as mpl
 
-    mpl.rcParams["font.family"] = ["sans-serif", CJK_FONTS[lang]] if lang in CJK_FONTS else ["sans-serif"]
+    mpl.rcParams["font.family"] = ["sans-serif", cjk_font(lang)] if lang in CJK_FONTS else ["sans-serif"]
     return _current
 
 
@@ -136,4 +147,4 @@ if __name__ == "__main__":  # python3 lessons_src/language.py: bring both tables
             print("wrote", write_po(code))
 
 
-__all__ = ["LANGUAGES", "check_language", "current_language", "read_po", "tr", "use_language"]
+__all__ = ["LANGUAGES", "check_language", "cjk_font", "current_language", "read_po", "tr", "use_language"]

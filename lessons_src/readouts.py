@@ -80,7 +80,7 @@ def describe_runs(paths: dict[str, DescentPath], surface: Surface) -> str:
     """HTML, one line per optimizer: where it ended, or the step at which it diverged."""
     lines = []
     for name, path in paths.items():
-        label = f"<b style='color:{OPTIMIZER_COLORS[name]}'>{OPTIMIZER_LABELS[name]}</b>"
+        label = f"<b style='color:{OPTIMIZER_COLORS[name]}'>{tr(OPTIMIZER_LABELS[name])}</b>"
         if path.diverged:
             lines.append(whole(f"{label}: " + warning(tr("diverged at step {step}", step=path.diverged_at))))
         else:

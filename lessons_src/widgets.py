@@ -341,7 +341,7 @@ class OptimizerComparison(Explorer):
             raise ValueError(tr("selected must hold names from {names}, got {unknown}", names=list(OPTIMIZER_NAMES),
                                 unknown=unknown))
         self.surface_picker = surface_picker(list(SURFACES), get_surface(surface).name)
-        self.checkboxes = {n: widgets.Checkbox(value=n in selected, description=OPTIMIZER_LABELS[n],
+        self.checkboxes = {n: widgets.Checkbox(value=n in selected, description=tr(OPTIMIZER_LABELS[n]),
                                                indent=False, layout=widgets.Layout(width="110px"))
                            for n in OPTIMIZER_NAMES}
         # torch.optim runs cost far more than NumPy ones: recompute when a drag ends, not during it
@@ -355,7 +355,7 @@ class OptimizerComparison(Explorer):
         self.readout = widgets.HTML()
         self.fig, (self.ax_contour, self.ax_loss) = two_panels()
         # the key goes under the panels, where it can never hide a path
-        keys = [Line2D([], [], color=c, marker=".", label=OPTIMIZER_LABELS[n]) for n, c in OPTIMIZER_COLORS.items()]
+        keys = [Line2D([], [], color=c, marker=".", label=tr(OPTIMIZER_LABELS[n])) for n, c in OPTIMIZER_COLORS.items()]
         self.fig.legend(handles=keys, loc="lower center", ncol=len(keys), fontsize=8, frameon=False)
         self.fig.subplots_adjust(bottom=0.25)
         self.blitter = Blitter(self.fig)
@@ -394,7 +394,7 @@ class OptimizerComparison(Explorer):
         self.lines, self.loss_lines = {}, {}
         for optimizer, color in OPTIMIZER_COLORS.items():
             (self.lines[optimizer],) = self.ax_contour.plot([], [], ".-", color=color, markersize=3, linewidth=1.1,
-                                                            label=OPTIMIZER_LABELS[optimizer])
+                                                            label=tr(OPTIMIZER_LABELS[optimizer]))
             (self.loss_lines[optimizer],) = self.ax_loss.plot([1], [1], color=color)
         fix_label_positions(self.ax_contour, self.ax_loss)
         self.blitter.set_artists([*self.lines.values(), *self.loss_lines.values()])

@@ -151,3 +151,19 @@ def test_the_language_a_cell_chooses_reaches_the_processes_it_starts(monkeypatch
         use_language("en")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120).stdout.strip() == "none"
+
+
+def test_the_cjk_font_is_the_first_of_the_language_s_fonts_that_is_installed(monkeypatch):
+    from matplotlib import font_manager
+
+    from lessons_src.language import CJK_FONTS, cjk_font
+
+    class Font:
+        def __init__(self, name):
+            self.name = name
+
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [Font("DejaVu Sans"), Font("Hiragino Sans"),
+                                                              Font("PingFang SC")])
+    assert cjk_font("ja") == "Hiragino Sans" and cjk_font("zh") == "PingFang SC"
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [Font("DejaVu Sans")])
+    assert cjk_font("zh") == CJK_FONTS["zh"][0]  # none installed: the one to install, named in matplotlib's warning
