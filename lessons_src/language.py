@@ -26,6 +26,14 @@ CJK_FONTS = {"zh": ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Mi
              "ja": ("Noto Sans CJK JP", "Source Han Sans JP", "Hiragino Sans", "Yu Gothic")}
 
 
+def cjk_fonts_installed() -> bool:
+    """Whether matplotlib finds a CJK font for every language that needs one (``./course setup`` asks)."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return all(any(name in installed for name in fonts) for fonts in CJK_FONTS.values())
+
+
 def cjk_font(lang: str) -> str:
     """The first of ``lang``'s CJK fonts that matplotlib finds on this machine (the first of all if none is, so
     that matplotlib's warning names the font to install)."""
@@ -147,4 +155,5 @@ if __name__ == "__main__":  # python3 lessons_src/language.py: bring both tables
             print("wrote", write_po(code))
 
 
-__all__ = ["LANGUAGES", "check_language", "cjk_font", "current_language", "read_po", "tr", "use_language"]
+__all__ = ["LANGUAGES", "check_language", "cjk_font", "cjk_fonts_installed", "current_language", "read_po", "tr",
+           "use_language"]
