@@ -263,7 +263,8 @@ class LandscapePanel:
             log_loss = np.log10(np.clip(grid.loss, *LOSS_NORM))
             self.surface = self.ax3d.plot_surface(A, B, log_loss, cmap="viridis", norm=plt.Normalize(
                 *np.log10(LOSS_NORM)), linewidth=0, antialiased=False)
-            self.ax3d.set(xlabel="a", ylabel="b", zlabel=tr("log10 loss"), title=self.title.get_text())
+            self.ax3d.set(xlabel=view.labels[0], ylabel=view.labels[1], zlabel=tr("log10 loss"),
+                          title=self.title.get_text())  # the plane's own axis names, as in the contour view
             self.ax3d.view_init(35, -60)
 
 
