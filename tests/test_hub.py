@@ -300,7 +300,9 @@ def test_setup_installs_the_proxy_with_npm_ci_and_again_only_when_the_lock_chang
     assert [c for c in calls if c.startswith("npm ci")], "a changed hub/package-lock.json is installed again"
 
     result, calls = course_script(checkout, "hub", "add-students", "roster.csv", path=path)
-    assert calls == [f"python {checkout}/hub/course_hub.py add-students roster.csv"], "no data step for accounts"
+    assert calls[-1] == f"python {checkout}/hub/course_hub.py add-students roster.csv"
+    assert "python -m lessons_src.data" not in calls and not [c for c in calls if c.startswith("npm")], (
+        "no data step for accounts, and nothing to install")
 
 
 def test_setup_goes_on_when_npm_fails_or_is_missing_and_says_what_the_hub_needs(checkout):
