@@ -33,6 +33,7 @@ import torch.multiprocessing as mp
 from torch.multiprocessing.spawn import ProcessException
 
 from lessons_src.distributed import LOOPBACK, PortInUseError, free_port, require_free_port
+from lessons_src.language import tr
 from lessons_src.validation import as_int, as_real
 
 __all__ = ["WorkerFailed", "LaunchTimeout", "Launch", "RunResult", "torchrun_command", "start_torchrun",
@@ -46,9 +47,9 @@ class WorkerFailed(RuntimeError):
                  details: str = "") -> None:
         self.rank, self.kind, self.message, self.seconds, self.pids, self.details = (
             rank, kind, message, seconds, pids, details)
-        who = "a worker" if rank is None else f"rank {rank}"
-        super().__init__(f"{who} failed: {kind}: {message} (noticed after {seconds:.1f} s; every worker "
-                         "process has been stopped)")
+        who = tr("a worker") if rank is None else tr("rank {rank}", rank=rank)
+        super().__init__(tr("{who} failed: {kind}: {message} (noticed after {seconds:.1f} s; every worker process "
+                            "has been stopped)", who=who, kind=kind, message=message, seconds=seconds))
 
 
 class LaunchTimeout(RuntimeError):
@@ -143,7 +144,8 @@ def _first_failure(out: Path, seconds: float, fallback: str) -> WorkerFailed | P
     if first["type"] == "PortInUseError" and first.get("port"):
         return PortInUseError(first["port"])
     later = sorted((e for e in errors if e is not first), key=lambda e: e["time"])
-    others = "; ".join(f"rank {e['rank']} then stopped with {e['type']}: {_gist(e['message'])}" for e in later)
+    others = "; ".join(tr("rank {rank} then stopped with {kind}: {gist}", rank=e["rank"], kind=e["type"],
+                          gist=_gist(e["message"])) for e in later)
     return WorkerFailed(first["rank"], first["type"], first["message"].splitlines()[0][:300], seconds, _pids(out),
                         details=first["traceback"] + (f"\n({others})" if others else ""))
 
@@ -209,10 +211,11 @@ class Launch:
         except subprocess.TimeoutExpired:
             _stop(self.process, self.out)
             done = sorted(int(p.stem.removeprefix("rank")) for p in self.out.glob("rank*.pt"))
-            raise LaunchTimeout(f"the launch ran past timeout_s={timeout_s:g} s (ranks finished: {done or 'none'});"
-                                " every process it started has been stopped. A rank may be waiting for one that "
-                                "never came: lower the workers' timeout_s so that they fail first, or raise the "
-                                "launch's timeout_s for longer work", _pids(self.out)) from None
+            raise LaunchTimeout(tr("the launch ran past timeout_s={timeout_s:g} s (ranks finished: {done}); every "
+                                   "process it started has been stopped. A rank may be waiting for one that never "
+                                   "came: lower the workers' timeout_s so that they fail first, or raise the "
+                                   "launch's timeout_s for longer work", timeout_s=timeout_s,
+                                   done=done or tr("none")), _pids(self.out)) from None
         finally:
             _stop(self.process, self.out)  # nothing of this launch outlives it, whatever happened
         seconds = time.perf_counter() - self.started
@@ -296,8 +299,8 @@ def _join(context: mp.ProcessContext, folder: Path, started: float, launch_timeo
     try:
         while not context.join(timeout=0.2):
             if time.perf_counter() - started > launch_timeout_s:
-                raise LaunchTimeout(f"the launch ran past launch_timeout_s={launch_timeout_s:g} s; every process "
-                                    "it started has been stopped", pids)
+                raise LaunchTimeout(tr("the launch ran past launch_timeout_s={launch_timeout_s:g} s; every process "
+                                       "it started has been stopped", launch_timeout_s=launch_timeout_s), pids)
     except ProcessException as error:  # a child exited with an error: start_processes stopped the others
         raise _first_failure(folder, time.perf_counter() - started, str(error)) from None
     finally:
