@@ -19,11 +19,22 @@ from torch import nn
 
 from lessons_src.language import tr
 
-__all__ = ["SCHEMES", "FIXED_STD", "LayerStats", "init_weights", "layer_stats", "linear_layers"]
+__all__ = ["SCHEMES", "FIXED_STD", "LayerStats", "init_weights", "layer_stats", "linear_layers", "scheme_name"]
 
 SCHEMES = ("default", "xavier", "kaiming", "too small", "too large")
 # the two badly scaled schemes: every weight from a normal distribution with this standard deviation
 FIXED_STD = {"too small": 0.01, "too large": 0.2}
+
+
+def scheme_name(scheme: str) -> str:
+    """``scheme`` as legends, tables and prints show it, in the language in use; ``scheme`` itself stays the name
+    :func:`init_weights` takes (a test keeps the two in step with :data:`SCHEMES`)."""
+    names = {"default": tr("default"), "xavier": tr("xavier"), "kaiming": tr("kaiming"),
+             "too small": tr("too small"), "too large": tr("too large")}
+    if scheme not in names:
+        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="scheme", choices=SCHEMES,
+                            value=repr(scheme)))
+    return names[scheme]
 
 
 def linear_layers(model: nn.Module) -> list[tuple[str, nn.Linear]]:

@@ -86,6 +86,7 @@ def test_the_plots_draw_one_line_per_scheme_and_a_running_mean():
     fig, ax = plt.subplots()
     assert plot_layer_stats(ax, stats, "activation_std") is ax and len(ax.lines) == 2
     assert ax.get_yscale() == "log" and list(ax.lines[0].get_xdata()) == [1, 2, 3, 4, 5, 6]
+    assert [line.get_label() for line in ax.lines] == ["kaiming", "too small"]
     assert np.allclose(running_mean([1, 2, 3, 4], 2), [1.5, 2.5, 3.5])
     plot_step_series(ax, [1.0, 2.0, 3.0, 4.0], window=3)
     assert np.allclose(ax.lines[-1].get_ydata(), [2, 3]) and list(ax.lines[-1].get_xdata()) == [3, 4]
@@ -102,3 +103,19 @@ def test_a_nan_or_inf_spoils_only_the_windows_that_hold_it():
     for bad in (np.nan, np.inf):
         means = running_mean([1.0, bad, 3.0, 5.0, 7.0], 2)
         assert not np.isfinite(means[:2]).any() and np.allclose(means[2:], [4.0, 6.0])
+
+
+def test_every_scheme_has_a_shown_name_english_as_its_key_and_translated_in_each_language():
+    from lessons_src.init_stats import SCHEMES, scheme_name
+    from lessons_src.language import use_language
+
+    assert [scheme_name(s) for s in SCHEMES] == list(SCHEMES)
+    try:
+        for lang in ("zh", "ja"):
+            use_language(lang)
+            shown = [scheme_name(s) for s in SCHEMES]
+            assert len(set(shown)) == len(SCHEMES) and shown[3] != "too small", (lang, shown)
+    finally:
+        use_language("en")
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        scheme_name("he")
