@@ -47,9 +47,13 @@ class WorkerFailed(RuntimeError):
                  details: str = "") -> None:
         self.rank, self.kind, self.message, self.seconds, self.pids, self.details = (
             rank, kind, message, seconds, pids, details)
-        who = tr("a worker") if rank is None else tr("rank {rank}", rank=rank)
-        super().__init__(tr("{who} failed: {kind}: {message} (noticed after {seconds:.1f} s; every worker process "
-                            "has been stopped)", who=who, kind=kind, message=message, seconds=seconds))
+        if rank is None:
+            said = tr("a worker failed: {kind}: {message} (noticed after {seconds:.1f} s; every worker process has "
+                      "been stopped)", kind=kind, message=message, seconds=seconds)
+        else:
+            said = tr("rank {rank} failed: {kind}: {message} (noticed after {seconds:.1f} s; every worker process "
+                      "has been stopped)", rank=rank, kind=kind, message=message, seconds=seconds)
+        super().__init__(said)
 
 
 class LaunchTimeout(RuntimeError):

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import LogLocator, NullLocator
 
 from lessons_src.descent import critical_momentum, distances_to, gd_rate, momentum_rate
-from lessons_src.init_stats import scheme_name
+from lessons_src.init_stats import SCHEMES, scheme_name
 from lessons_src.language import tr
 from lessons_src.minibatch import covariance_ellipse
 from lessons_src.range_test import RangeTest
@@ -396,11 +396,11 @@ def plot_step_series(ax: Axes, values: Sequence[float], *, window: int = 1, labe
 
 def plot_layer_stats(ax: Axes, stats: dict[str, Sequence[Any]], field: str, *, ylabel: str | None = None) -> Axes:
     """One line per initialization scheme: ``field`` of each layer's :class:`lessons_src.init_stats.LayerStats`
-    against the layer's position (1 = first linear layer), on a log axis; each line named as :func:`scheme_name`
-    names its scheme."""
+    against the layer's position (1 = first linear layer), on a log axis; a line of one of ``SCHEMES`` is named
+    as :func:`scheme_name` names it, any other by its key."""
     for scheme, layers in stats.items():
         ax.plot(np.arange(1, len(layers) + 1), [getattr(layer, field) for layer in layers], "o-",
-                label=scheme_name(scheme))
+                label=scheme_name(scheme) if scheme in SCHEMES else scheme)
     ax.set(xlabel=tr("linear layer"), ylabel=ylabel or field.replace("_", " "), yscale="log")
     return ax
 

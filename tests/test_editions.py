@@ -69,11 +69,16 @@ def test_an_edition_runs_the_english_code_but_for_translated_strings(lang, stem)
 def test_a_translated_cell_keeps_the_code_formulas_and_links_of_the_english(lang, stem):
     english = {cell["id"]: source(cell) for cell in read_notebook(editions.NOTEBOOKS / f"{stem}.ipynb")["cells"]}
     catalog = load_catalog(lang, stem)
+    literals = translated_literals(catalog)
     for cell_id, entry in catalog["cells"].items():
         for pattern, what in ((CODE_SPAN, "code spans"), (FORMULA, "formulas"), (LINK_TARGET, "link targets")):
             want, got = Counter(pattern.findall(english[cell_id])), Counter(pattern.findall(entry["text"]))
             if pattern is CODE_SPAN:
-                got = Counter(as_english_literal(span, want, catalog) for span in got.elements())
+                # an answer the edition's code spells differently must be named as the edition spells it
+                stale = stale_answers(got, literals)
+                assert not stale, (f"cell {cell_id}: names {stale} as in the English, where this edition's code "
+                                   f"says {[literals[span.strip('`')] for span in stale]}")
+                got = Counter(as_english_literal(span, want, literals) for span in got.elements())
             # a span may recur where the sentence is built differently, or name a part of one ("`epochs`" of
             # "`range(epochs)`"); what the English has not at all is new
             new = {span for span in set(got) - set(want) if not any(span.strip("`$") in old for old in want)}
@@ -81,13 +86,36 @@ def test_a_translated_cell_keeps_the_code_formulas_and_links_of_the_english(lang
                                                 f"English: it lacks {dict(want - got)}, adds {sorted(new)}")
 
 
-def as_english_literal(span: str, english_spans, catalog) -> str:
+def translated_literals(catalog) -> dict[str, str]:
+    """Each English string literal the notebook's code cells translate one way only, with its translation."""
+    seen: dict[str, set[str]] = {}
+    for pairs in catalog.get("strings", {}).values():
+        for english, translated in pairs:
+            seen.setdefault(english, set()).add(translated)
+    return {english: translated.pop() for english, translated in seen.items() if len(translated) == 1}
+
+
+def stale_answers(spans, literals: dict[str, str]) -> list[str]:
+    """The code spans that name an English literal which this edition's code translates to something else."""
+    return [span for span in spans if literals.get(span.strip("`"), span.strip("`")) != span.strip("`")]
+
+
+def test_a_prompt_must_name_the_answers_the_edition_accepts():
+    catalog = {"strings": {"c1": [['"yes"', '"是"'], ['"no"', '"否"']], "c2": [['"close"', '"接近"']],
+                           "c3": [['"close"', '"近"']]}}
+    literals = translated_literals(catalog)
+    assert literals == {'"yes"': '"是"', '"no"': '"否"'}  # "close" is translated two ways: no single answer
+    assert as_english_literal('`"是"`', ['`"yes"`', '`"no"`'], literals) == '`"yes"`'
+    assert as_english_literal('`"否"`', ['`"yes"`'], literals) == '`"否"`'  # not a span of this cell
+    assert stale_answers(['`"yes"`', '`"close"`', '`loss`'], literals) == ['`"yes"`']
+
+
+def as_english_literal(span: str, english_spans, literals: dict[str, str]) -> str:
     """A code span of a translation read back as the English one it stands for: an answer the learner types
     (`"是"`) may be the translated literal of an English span (`"yes"`) where the notebook's code translates that
-    literal the same way, so that the prompt names what the edition's check accepts."""
+    literal that way (and only that way), so that the prompt names what the edition's check accepts."""
     for english_span in english_spans:
-        literal = english_span.strip("`")
-        if any(pair == [literal, span.strip("`")] for pairs in catalog.get("strings", {}).values() for pair in pairs):
+        if literals.get(english_span.strip("`")) == span.strip("`"):
             return english_span
     return span
 

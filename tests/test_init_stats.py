@@ -87,6 +87,8 @@ def test_the_plots_draw_one_line_per_scheme_and_a_running_mean():
     assert plot_layer_stats(ax, stats, "activation_std") is ax and len(ax.lines) == 2
     assert ax.get_yscale() == "log" and list(ax.lines[0].get_xdata()) == [1, 2, 3, 4, 5, 6]
     assert [line.get_label() for line in ax.lines] == ["kaiming", "too small"]
+    plot_layer_stats(ax, {"my orthogonal": stats["kaiming"]}, "activation_std")  # a learner's own scheme
+    assert ax.lines[-1].get_label() == "my orthogonal"
     assert np.allclose(running_mean([1, 2, 3, 4], 2), [1.5, 2.5, 3.5])
     plot_step_series(ax, [1.0, 2.0, 3.0, 4.0], window=3)
     assert np.allclose(ax.lines[-1].get_ydata(), [2, 3]) and list(ax.lines[-1].get_xdata()) == [3, 4]
