@@ -31,10 +31,15 @@ def scheme_name(scheme: str) -> str:
     :func:`init_weights` takes (a test keeps the two in step with :data:`SCHEMES`)."""
     names = {"default": tr("default"), "xavier": tr("xavier"), "kaiming": tr("kaiming"),
              "too small": tr("too small"), "too large": tr("too large")}
-    if scheme not in names:
+    return names[_check_scheme(scheme)]
+
+
+def _check_scheme(scheme: str) -> str:
+    """``scheme`` if it is one of :data:`SCHEMES`; otherwise a ValueError that lists them."""
+    if scheme not in SCHEMES:
         raise ValueError(tr("{name} must be one of {choices}, got {value}", name="scheme", choices=SCHEMES,
                             value=repr(scheme)))
-    return names[scheme]
+    return scheme
 
 
 def linear_layers(model: nn.Module) -> list[tuple[str, nn.Linear]]:
@@ -51,9 +56,7 @@ def init_weights(model: nn.Module, scheme: str) -> nn.Module:
     - ``"too small"`` / ``"too large"``: normal with the standard deviation in :data:`FIXED_STD`, biases 0.
     The random numbers come from torch's generator: call ``set_seed`` first for repeatable weights.
     """
-    if scheme not in SCHEMES:
-        raise ValueError(tr("{name} must be one of {choices}, got {value}", name="scheme", choices=SCHEMES,
-                            value=repr(scheme)))
+    _check_scheme(scheme)
     layers = linear_layers(model)
     if not layers:
         raise ValueError(tr("model has no nn.Linear layer to initialize"))

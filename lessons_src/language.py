@@ -26,20 +26,23 @@ CJK_FONTS = {"zh": ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Mi
              "ja": ("Noto Sans CJK JP", "Source Han Sans JP", "Hiragino Sans", "Yu Gothic")}
 
 
-def cjk_fonts_installed() -> bool:
-    """Whether matplotlib finds a CJK font for every language that needs one (``./course setup`` asks)."""
+def _installed_fonts() -> set[str]:
+    """The names of the fonts matplotlib finds on this machine."""
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return {font.name for font in font_manager.fontManager.ttflist}
+
+
+def cjk_fonts_installed() -> bool:
+    """Whether matplotlib finds a CJK font for every language that needs one (``./course setup`` asks)."""
+    installed = _installed_fonts()
     return all(any(name in installed for name in fonts) for fonts in CJK_FONTS.values())
 
 
 def cjk_font(lang: str) -> str:
     """The first of ``lang``'s CJK fonts that matplotlib finds on this machine (the first of all if none is, so
     that matplotlib's warning names the font to install)."""
-    from matplotlib import font_manager
-
-    installed = {font.name for font in font_manager.fontManager.ttflist}
+    installed = _installed_fonts()
     return next((name for name in CJK_FONTS[lang] if name in installed), CJK_FONTS[lang][0])
 
 
